@@ -1,0 +1,121 @@
+"""The work item: everything the pipeline knows about one input as it flows through stages.
+
+One input (a URL, a file, a demo video) is one item. Stages receive items and return
+them enriched; the shard writer splits a finished item into rows of the `videos`,
+`clips`, `qa`, `niah` and `rejects` tables. Between Ray operators an item travels as
+one JSON string column, so every stage sees the same shape whatever it added, and Arrow
+never has to infer types from half-filled nested columns. Frames never travel in an
+item: stages that need pixels seek in the normalized file under OUT.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from longvid_pipeline.ids import stable_hash
+
+ITEM_COLUMN = "item"
+
+
+def utc_now() -> str:
+    """ISO timestamp in UTC, the form every *_at column takes."""
+    return datetime.now(timezone.utc).isoformat()
+
+
+@dataclass
+class StageAccount:
+    """Per-stage accounting: rows that came in, were passed on, were rejected."""
+
+    inputs: int = 0
+    passed: int = 0
+    rejected: int = 0
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+
+
+@dataclass
+class WorkItem:
+    """One input on its way through the pipeline.
+
+    Attributes:
+        input_id: derived id of the original input row.
+        source: the original input row (url plus any metadata columns), as given.
+        source_kind: demo | manifest | folder.
+        video: the `videos` row once fetch succeeded, else None.
+        media_path: absolute path of the normalized media file under OUT.
+        annotations: ground-truth sidecar (demo world or folder JSON), if any.
+        subtitles: subtitle cues [{start_s, end_s, text}] when the site offered them.
+        chapters: chapters [{start_s, end_s, title}] when the site offered them.
+        clips, qa, niah: rows of those tables, in contract shape.
+        rejects: rows of the `rejects` table produced so far.
+        failed_stage: the stage that rejected the whole input, or None.
+        accounts: stage name -> StageAccount.
+    """
+
+    input_id: str
+    source: dict[str, Any]
+    source_kind: str
+    video: dict[str, Any] | None = None
+    media_path: str | None = None
+    annotations: dict[str, Any] | None = None
+    subtitles: list[dict[str, Any]] = field(default_factory=list)
+    chapters: list[dict[str, Any]] = field(default_factory=list)
+    clips: list[dict[str, Any]] = field(default_factory=list)
+    qa: list[dict[str, Any]] = field(default_factory=list)
+    niah: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    failed_stage: str | None = None
+    accounts: dict[str, StageAccount] = field(default_factory=dict)
+
+    @property
+    def video_id(self) -> str | None:
+        return self.video["video_id"] if self.video else None
+
+    @property
+    def alive(self) -> bool:
+        """False once a stage rejected the whole input; later stages pass it through."""
+        return self.failed_stage is None
+
+    def reject_input(self, stage: str, reason: str, detail: str = "") -> None:
+        """Drop the whole input: one `rejects` row at level `input`, later stages skip it."""
+        self.failed_stage = stage
+        self.rejects.append(self._reject_row(stage, "input", reason, detail, None))
+
+    def reject_row(
+        self, stage: str, level: str, reason: str, detail: str, row: dict[str, Any]
+    ) -> None:
+        """Record one dropped row (a clip, a QA pair, ...) without dropping the input."""
+        self.rejects.append(self._reject_row(stage, level, reason, detail, row))
+
+    def _reject_row(
+        self, stage: str, level: str, reason: str, detail: str, row: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        row_json = json.dumps(row, sort_keys=True, default=str) if row is not None else None
+        return {
+            "reject_id": "rj-" + stable_hash(self.input_id, stage, level, reason, row_json),
+            "input_id": self.input_id,
+            "video_id": self.video_id,
+            "stage": stage,
+            "level": level,
+            "reason": reason,
+            "detail": detail[:4000],
+            "row_json": row_json,
+            "input": json.dumps(self.source, sort_keys=True, default=str),
+            "rejected_at": utc_now(),
+        }
+
+    def account(self, stage: str) -> StageAccount:
+        return self.accounts.setdefault(stage, StageAccount())
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> WorkItem:
+        raw = json.loads(text)
+        raw["accounts"] = {k: StageAccount(**v) for k, v in raw.get("accounts", {}).items()}
+        return cls(**raw)

@@ -1,0 +1,111 @@
+"""Media helpers shared by every stage: which ffmpeg to run, and probing with PyAV.
+
+There is no ffprobe dependency: PyAV reads the container directly. ffmpeg comes from
+the system when one is on PATH, else from imageio-ffmpeg's bundled static binary, so no
+manual install step exists anywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_binary() -> str:
+    """Path of the ffmpeg executable: the system one if present, else imageio-ffmpeg's."""
+    system = shutil.which("ffmpeg")
+    if system:
+        return system
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def run_ffmpeg(args: list[str], timeout_s: float | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run ffmpeg quietly with `args`; raises CalledProcessError with its stderr on failure."""
+    command = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+    return subprocess.run(command, capture_output=True, check=True, timeout=timeout_s)
+
+
+class ProbeError(Exception):
+    """The file is not a readable video (reason is a short machine-readable word)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What a probe learns about a file without decoding it."""
+
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    video_codec: str
+    audio_codec: str | None
+    frame_count: int | None
+    rotation: int
+    container: str
+    video_bitrate: int | None
+
+
+def _duration_s(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000
+    return 0.0
+
+
+def _rotation(stream: av.video.stream.VideoStream) -> int:
+    """Rotation in degrees from the display matrix side data or the legacy rotate tag."""
+    tag = stream.metadata.get("rotate")
+    if tag:
+        try:
+            return int(float(tag)) % 360
+        except ValueError:
+            return 0
+    for side_data in getattr(stream, "side_data", {}) or {}:
+        if "DISPLAYMATRIX" in str(side_data).upper():
+            try:
+                return int(round(float(stream.side_data[side_data]))) % 360
+            except (TypeError, ValueError):
+                return 0
+    return 0
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Probe `path` with PyAV; raise ProbeError('not_a_video' | 'no_video_stream', ...)."""
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise ProbeError("not_a_video", f"{type(exc).__name__}: {exc}") from exc
+    with container:
+        if not container.streams.video:
+            raise ProbeError("no_video_stream", f"streams: {[s.type for s in container.streams]}")
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        rate = video.average_rate or video.guessed_rate or video.base_rate or Fraction(0)
+        codec = video.codec_context
+        return MediaInfo(
+            duration_s=_duration_s(container, video),
+            fps=float(rate),
+            width=int(codec.width or 0),
+            height=int(codec.height or 0),
+            video_codec=codec.name,
+            audio_codec=audio.codec_context.name if audio else None,
+            frame_count=int(video.frames) if video.frames else None,
+            rotation=_rotation(video),
+            container=container.format.name,
+            video_bitrate=int(codec.bit_rate) if codec.bit_rate else None,
+        )

@@ -1,0 +1,125 @@
+"""The stage interface: a small class that runs as one Ray Data operator.
+
+A stage's fields are its configuration (a `config.param` dataclass named by `Config`),
+its resources are data (`Resources`), `setup()` loads heavy things once per worker, and
+`process(item)` handles one input. The shared mechanics live here once: decoding items
+from the batch, skipping inputs an earlier stage rejected, timing, accounting, and
+turning an exception into a `rejects` row (a failing video is data, never a crash).
+
+Stateless stages (`uses_actor = False`) run as Ray tasks; stages that load something
+(`uses_actor = True`) run in an actor pool so the model loads once per actor.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from longvid_pipeline.config import param
+from longvid_pipeline.item import ITEM_COLUMN, WorkItem
+
+
+class Reject(Exception):
+    """Raised inside `process` to drop the whole input with a reason (not an error)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class Resources:
+    """What one worker of a stage asks Ray for, and how many run at once."""
+
+    num_cpus: float = param(1.0, "CPUs per task or actor", min=0.0)
+    num_gpus: float = param(0.0, "GPUs per task or actor", min=0.0)
+    concurrency: int = param(2, "actors in the pool (actor stages) or max parallel tasks", min=1)
+    batch_size: int = param(1, "inputs (videos) per batch handed to the stage", min=1)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every stage may know about the run: where output goes, and run-wide knobs."""
+
+    out_dir: str
+    seed: int = 0
+
+    @property
+    def out(self) -> Path:
+        return Path(self.out_dir)
+
+    def media_dir(self) -> Path:
+        return self.out / "media"
+
+
+class Stage:
+    """Base class of every stage; subclasses set `name`, `Config` and `process`."""
+
+    name: ClassVar[str] = "stage"
+    uses_actor: ClassVar[bool] = False
+    Config: ClassVar[type] = object
+    default_resources: ClassVar[Resources] = Resources()
+
+    def __init__(self, config: Any, context: RunContext) -> None:
+        self.config = config
+        self.context = context
+        self._ready = False
+
+    def setup(self) -> None:
+        """Load heavy things (models, binaries) once per worker. Default: nothing."""
+
+    def process(self, item: WorkItem) -> WorkItem:
+        """Handle one live input and return it; raise `Reject` to drop it."""
+        raise NotImplementedError
+
+    def run_item(self, item: WorkItem) -> WorkItem:
+        """Run `process` on one item with timing, accounting and rejects."""
+        if not item.alive:
+            return item
+        if not self._ready:
+            self.setup()
+            self._ready = True
+        account = item.account(self.name)
+        account.inputs += 1
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        try:
+            item = self.process(item)
+        except Reject as rejection:
+            item.reject_input(self.name, rejection.reason, rejection.detail)
+        except Exception as exc:  # one bad video must never stop the run
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            detail += "\n" + traceback.format_exc(limit=6)
+            item.reject_input(self.name, f"error_{type(exc).__name__}", detail)
+        account = item.account(self.name)
+        account.wall_s += time.perf_counter() - wall0
+        account.cpu_s += time.process_time() - cpu0
+        if item.alive:
+            account.passed += 1
+        else:
+            account.rejected += 1
+        return item
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[str]]:
+        """Ray Data batch entry point: JSON items in, JSON items out, same shape always."""
+        items = [WorkItem.from_json(str(text)) for text in batch[ITEM_COLUMN]]
+        done = [self.run_item(item) for item in items]
+        return {
+            "input_id": [item.input_id for item in done],
+            ITEM_COLUMN: [item.to_json() for item in done],
+        }
+
+
+@dataclass
+class StageSpec:
+    """A stage as the recipe names it: which class, its config and resources."""
+
+    name: str
+    stage_cls: type[Stage]
+    config: Any
+    resources: Resources = field(default_factory=Resources)
