@@ -54,6 +54,8 @@ class WorkItem:
         rejects: rows of the `rejects` table produced so far.
         failed_stage: the stage that rejected the whole input, or None.
         accounts: stage name -> StageAccount.
+        validation: table -> expectation name -> {"evaluated": n, "failed": n}, summed by
+            the writer into the run's validation report.
     """
 
     input_id: str
@@ -70,6 +72,7 @@ class WorkItem:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     failed_stage: str | None = None
     accounts: dict[str, StageAccount] = field(default_factory=dict)
+    validation: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
     @property
     def video_id(self) -> str | None:
