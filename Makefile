@@ -1,0 +1,39 @@
+# longvid: two commands do all the set-up on a fresh machine.
+#   make demo   create .venv when missing, install, run the embedded demo recipe, print a summary
+#   make test   same set-up, then the whole test suite (slow end-to-end tests included)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= out/demo
+
+.PHONY: demo test test-fast lint bench clean
+
+# torch goes first, pinned exactly: a CPU build is served for torch==2.13.0, and any looser
+# spec would pull several GB of CUDA packages.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/longvid-pipeline run stages/demo.yaml --out $(OUT)
+	$(BIN)/longvid-pipeline query $(OUT) "select task, count(*) as n from qa group by task order by task"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check longvid_pipeline longvid tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/segment.py
+	$(BIN)/python benchmarks/compress.py
+
+clean:
+	rm -rf out .pytest_cache

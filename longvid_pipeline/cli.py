@@ -1,0 +1,154 @@
+"""`longvid-pipeline`: run a recipe, query the shards, print stats, inspect a dataset.
+
+Errors say what was wrong and what to do; a bad recipe exits 2 before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from longvid_pipeline.recipe import DEFAULT_RECIPE, RecipeError, load_recipe
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="longvid-pipeline", description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    run = verbs.add_parser("run", help="run a recipe (default: the embedded demo recipe)")
+    run.add_argument("recipe", nargs="?", default=str(DEFAULT_RECIPE), help="recipe YAML (stages/*.yaml)")
+    run.add_argument("--out", help="output folder (overrides the recipe's `out`)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a recipe key, e.g. --set source.demo.videos=2 (repeatable)")
+    run.add_argument("--force", action="store_true", help="rebuild: delete the derived outputs first")
+    run.add_argument("--check", action="store_true", help="validate the recipe and exit")
+    run.add_argument("-v", "--verbose", action="store_true")
+    query = verbs.add_parser("query", help="run SQL with one DuckDB view per table")
+    query.add_argument("out", help="output folder of a run")
+    query.add_argument("sql", help='e.g. "select task, count(*) from qa group by task"')
+    query.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    stats = verbs.add_parser("stats", help="counts per table and task, hours, rejects, accounting")
+    stats.add_argument("out")
+    stats.add_argument("--json", action="store_true")
+    inspect = verbs.add_parser("inspect", help="show contracts, a video's clips and QA")
+    inspect.add_argument("out", nargs="?", help="output folder (omit with --schemas)")
+    inspect.add_argument("--schemas", action="store_true", help="print every table contract")
+    inspect.add_argument("--video", help="video_id to show")
+    return parser
+
+
+def _print_table(columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    cells = [[str(value) for value in row] for row in rows]
+    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(columns)]
+    print("  ".join(name.ljust(width) for name, width in zip(columns, widths)))
+    print("  ".join("-" * width for width in widths))
+    for row in cells:
+        print("  ".join(value.ljust(width) for value, width in zip(row, widths)))
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    recipe = load_recipe(args.recipe, args.overrides)
+    if args.check:
+        print(f"{args.recipe}: ok ({len(recipe.stages)} stages: {', '.join(s.name for s in recipe.stages)})")
+        return 0
+    from longvid_pipeline.runner import run_recipe
+
+    result = run_recipe(recipe, Path(args.out) if args.out else None, force=args.force)
+    print(format_summary(result.manifest, result.wall_s, result.inputs_todo))
+    return 0
+
+
+def format_summary(manifest: dict[str, Any], wall_s: float, todo: int) -> str:
+    """The run summary `make demo` prints."""
+    inputs, counts = manifest["inputs"], manifest["counts"]
+    stage_cpu = sum(stage.get("cpu_s", 0.0) for stage in manifest["stages"].values())
+    lines = [
+        f"longvid: {manifest['recipe']['name']} -> {manifest['recipe']['out']}",
+        f"  run: {wall_s:.1f} s wall, {todo} inputs processed this run",
+        f"  inputs: {inputs['total']} = {inputs['kept']} kept + {inputs['rejected']} rejected"
+        + (f" + {inputs['pending']} pending" if inputs["pending"] else ""),
+        f"  video: {counts['video_hours'] * 60:.1f} min"
+        + (f", {counts['video_hours'] / (stage_cpu / 3600):.1f} video-hours per stage CPU-hour" if stage_cpu else ""),
+        "  rows: " + ", ".join(f"{table} {n}" for table, n in sorted(counts["tables"].items())),
+        "  qa by task: " + ", ".join(f"{task} {n}" for task, n in counts["tasks"].items()),
+        "  stages (wall s / cpu s, summed over workers): " + ", ".join(
+            f"{name} {s.get('wall_s', 0):.1f}/{s.get('cpu_s', 0):.1f}" for name, s in manifest["stages"].items()),
+    ]
+    if manifest["rejects"]:
+        lines.append("  rejects: " + ", ".join(
+            f"{r['stage']}/{r['level']}/{r['reason']} {r['count']}" for r in manifest["rejects"][:8]))
+    if manifest["accounting_problems"]:
+        lines.append("  ACCOUNTING PROBLEMS: " + "; ".join(manifest["accounting_problems"]))
+    return "\n".join(lines)
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from longvid_pipeline.query import run_query
+
+    result = run_query(args.out, args.sql)
+    if args.format == "json":
+        print(json.dumps(result.to_pylist(), default=str, indent=1))
+    elif args.format == "csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(result, sys.stdout.buffer)
+    else:
+        _print_table(result.column_names, [tuple(row.values()) for row in result.to_pylist()])
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    from longvid_pipeline.stats import compute_stats, format_stats
+
+    stats = compute_stats(Path(args.out))
+    print(json.dumps(stats, indent=2, default=str) if args.json else format_stats(stats))
+    return 1 if stats["problems"] else 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from longvid_pipeline.schemas import available_tables, describe_markdown
+
+    if args.schemas or not args.out:
+        print("\n\n".join(describe_markdown(table) for table in available_tables()))
+        return 0
+    from longvid_pipeline.query import run_query
+
+    if args.video:
+        for table in ("videos", "clips", "qa"):
+            rows = run_query(args.out, f"SELECT * FROM {table} WHERE video_id = '{args.video.replace(chr(39), '')}'")
+            print(f"== {table}: {rows.num_rows} rows")
+            for row in rows.to_pylist()[:50]:
+                print(json.dumps(row, default=str))
+        return 0
+    rows = run_query(args.out, "SELECT * FROM video_summary ORDER BY video_id")
+    _print_table(rows.column_names, [tuple(row.values()) for row in rows.to_pylist()])
+    return 0
+
+
+COMMANDS = {"run": _cmd_run, "query": _cmd_query, "stats": _cmd_stats, "inspect": _cmd_inspect}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+                        format="%(asctime)s %(name)s %(message)s")
+    try:
+        return COMMANDS[args.verb](args)
+    except RecipeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # duckdb errors in user SQL: say it plainly
+        if type(exc).__module__.startswith("duckdb"):
+            print(f"error: query failed: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

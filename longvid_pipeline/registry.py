@@ -1,0 +1,37 @@
+"""Stage names -> import paths, and which stage each one needs before it.
+
+A small registry instead of an if/elif chain: a new stage is one line here. Classes are
+imported only when a recipe names them, so a recipe without a GPU stage never imports a
+model library.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from longvid_pipeline.stage import Stage
+
+STAGES: dict[str, str] = {
+    "fetch": "longvid_pipeline.stages.fetch:FetchStage",
+    "segment": "longvid_pipeline.stages.segment:SegmentStage",
+    "caption": "longvid_pipeline.stages.caption:CaptionStage",
+    "qa": "longvid_pipeline.stages.qa:QAStage",
+    "validate": "longvid_pipeline.stages.validate:ValidateStage",
+}
+
+# stage -> the stage that must run (earlier in the recipe) before it.
+REQUIRES: dict[str, str | None] = {
+    "fetch": None,
+    "segment": "fetch",
+    "caption": "segment",
+    "qa": "caption",
+    "validate": "fetch",
+}
+
+
+def stage_class(name: str) -> type[Stage]:
+    """Import and return the stage class registered under `name`."""
+    module_name, class_name = STAGES[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)

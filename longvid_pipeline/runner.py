@@ -1,0 +1,177 @@
+"""The runner: a validated recipe becomes one streaming Ray Data pipeline.
+
+Read top to bottom: prepare the output folder → open the inputs (skipping those a
+previous run committed) → start or join Ray → chain one operator per stage → stream
+finished items into the shard writer → write the manifest. Stateless stages run as Ray
+tasks, stages that load something as actor pools; items stream one per block, so no
+stage ever holds all videos at once and the writer commits as items finish.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from longvid_pipeline.inputs import open_inputs
+from longvid_pipeline.item import ITEM_COLUMN, WorkItem
+from longvid_pipeline.manifest import write_manifest
+from longvid_pipeline.recipe import Recipe
+from longvid_pipeline.shards import COMMITS_DIR, ShardWriter
+from longvid_pipeline.stage import RunContext, Stage, StageSpec
+
+log = logging.getLogger("longvid_pipeline")
+
+# What --force removes: every derived file, not the cached demo world.
+DERIVED = ("videos", "clips", "qa", "niah", "rejects", COMMITS_DIR, "media", ".tmp", "manifest.json",
+           "validation.json", "validation.md")
+
+
+@dataclass
+class RunResult:
+    """What one run did."""
+
+    out: Path
+    inputs_total: int
+    inputs_todo: int
+    committed: int
+    wall_s: float
+    manifest: dict[str, Any]
+
+
+def _clear_outputs(out: Path) -> None:
+    for name in DERIVED:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def _ray_temp_dir(out: Path) -> str:
+    """Ray's temp dir inside OUT, reached through a short link: unix sockets under it
+    must stay below ~107 characters, which deep OUT paths would exceed."""
+    target = (out / ".ray").resolve()
+    target.mkdir(parents=True, exist_ok=True)
+    if len(str(target)) <= 40:
+        return str(target)
+    link = Path("/tmp") / f"lvray-{hashlib.sha256(str(target).encode()).hexdigest()[:10]}"
+    if link.is_symlink() and Path(os.readlink(link)) != target:
+        link.unlink()
+    if not link.exists():
+        link.symlink_to(target, target_is_directory=True)
+    return str(link)
+
+
+def init_ray(recipe: Recipe, out: Path) -> bool:
+    """Join a cluster (recipe address or RAY_ADDRESS) or start a local Ray under OUT.
+
+    Returns True when this call started Ray (and so should shut it down)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    address = recipe.ray.address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=True)
+        return True
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    kwargs: dict[str, Any] = {"include_dashboard": False, "_temp_dir": _ray_temp_dir(out), "log_to_driver": True}
+    if recipe.ray.num_cpus:
+        kwargs["num_cpus"] = recipe.ray.num_cpus
+    if recipe.ray.object_store_mb:
+        kwargs["object_store_memory"] = recipe.ray.object_store_mb * 1024 * 1024
+    ray.init(**kwargs)
+    return True
+
+
+class _StageActor:
+    """Actor wrapper: one stage instance per actor, so `setup()` runs once per worker."""
+
+    def __init__(self, stage_cls: type[Stage], config: Any, context: RunContext) -> None:
+        self.stage = stage_cls(config, context)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        return self.stage(batch)
+
+
+def _run_stage_task(batch: dict[str, Any], stage_cls: type[Stage], config: Any, context: RunContext) -> dict[str, list[str]]:
+    """Task body for stateless stages: building the stage is cheap, so build per batch."""
+    return stage_cls(config, context)(batch)
+
+
+def _add_operator(dataset: Any, spec: StageSpec, context: RunContext) -> Any:
+    from ray.data import ActorPoolStrategy, TaskPoolStrategy
+
+    resources = spec.resources
+    common: dict[str, Any] = {"batch_size": resources.batch_size, "num_cpus": resources.num_cpus,
+                              "batch_format": "numpy"}
+    if resources.num_gpus:
+        common["num_gpus"] = resources.num_gpus
+    if spec.stage_cls.uses_actor:
+        return dataset.map_batches(
+            _StageActor,
+            fn_constructor_kwargs={"stage_cls": spec.stage_cls, "config": spec.config, "context": context},
+            compute=ActorPoolStrategy(min_size=1, max_size=resources.concurrency),
+            **common,
+        )
+    return dataset.map_batches(
+        _run_stage_task,
+        fn_kwargs={"stage_cls": spec.stage_cls, "config": spec.config, "context": context},
+        compute=TaskPoolStrategy(size=resources.concurrency),
+        **common,
+    )
+
+
+def _stream(items: list[WorkItem], recipe: Recipe, context: RunContext, writer: ShardWriter) -> None:
+    import ray.data
+
+    data_context = ray.data.DataContext.get_current()
+    data_context.enable_progress_bars = False
+    data_context.execution_options.preserve_order = False
+    rows = [{"input_id": item.input_id, ITEM_COLUMN: item.to_json()} for item in items]
+    dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
+    for spec in recipe.stages:
+        dataset = _add_operator(dataset, spec, context)
+    for batch in dataset.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=2):
+        writer.add(WorkItem.from_json(str(text)) for text in batch[ITEM_COLUMN])
+        log.info("committed %d/%d inputs", writer.committed_items + len(writer._buffer), len(items))
+
+
+def run_recipe(recipe: Recipe, out: Path | None = None, force: bool = False) -> RunResult:
+    """Run `recipe` into `out` (default: the recipe's `out`), resuming what is done."""
+    started = time.time()
+    out = Path(out or recipe.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    if force:
+        _clear_outputs(out)
+    writer = ShardWriter(out, recipe.shards.rows_per_file, recipe.shards.compression,
+                         recipe.shards.videos_per_commit)
+    context = RunContext(out_dir=str(out), seed=recipe.seed)
+    with open_inputs(recipe.source, out) as items:
+        done = writer.done_input_ids()
+        todo = [item for item in items if item.input_id not in done]
+        log.info("%d inputs, %d already done, %d to do", len(items), len(items) - len(todo), len(todo))
+        if todo:
+            started_ray = init_ray(recipe, out)
+            try:
+                _stream(todo, recipe, context, writer)
+            finally:
+                writer.close()
+                if started_ray:
+                    import ray
+
+                    ray.shutdown()
+        input_ids = [item.input_id for item in items]
+    wall_s = time.time() - started
+    run_record = {"started_at": started, "wall_s": round(wall_s, 3), "inputs_total": len(input_ids),
+                  "inputs_todo": len(todo), "orphans_removed": writer.removed_orphans, "force": force}
+    manifest = write_manifest(out, recipe, input_ids, run_record)
+    return RunResult(out=out, inputs_total=len(input_ids), inputs_todo=len(todo),
+                     committed=writer.committed_items, wall_s=wall_s, manifest=manifest)
+

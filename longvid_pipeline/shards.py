@@ -1,0 +1,237 @@
+"""Shard writing with atomic commits: the only place rows become files.
+
+Finished work items are buffered; every `videos_per_commit` items (or when a table
+reaches `rows_per_file`) their rows are checked against the contracts, written as zstd
+Parquet under temporary names, renamed into `OUT/<table>/`, and only then recorded by a
+commit file `OUT/_commits/<commit>.json` (itself written by rename). Readers (DuckDB
+views, the trainer, resume) only trust files a commit lists, so a run killed between
+any two steps leaves nothing that is read as data; the next run deletes such orphans
+and redoes their inputs. Why in the driver: rows are text (no frames), so one writer
+keeps ids unique across the whole run without coordination.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from longvid_pipeline.item import StageAccount, WorkItem
+from longvid_pipeline.schemas import available_tables, conform_rows
+
+COMMITS_DIR = "_commits"
+ID_COLUMNS = {"videos": "video_id", "clips": "clip_id", "qa": "qa_id", "niah": "sample_id", "rejects": "reject_id"}
+ROW_TABLES = ("clips", "qa", "niah")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write bytes under a temporary name in the same folder, fsync, then rename."""
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(temp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+
+
+def read_commits(out: Path) -> list[dict[str, Any]]:
+    """Every commit record of OUT, oldest first (unreadable ones are skipped: never data)."""
+    commit_dir = out / COMMITS_DIR
+    records = []
+    for path in sorted(commit_dir.glob("*.json")) if commit_dir.is_dir() else []:
+        try:
+            records.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return sorted(records, key=lambda record: record.get("sequence", 0))
+
+
+def committed_files(out: Path) -> dict[str, list[Path]]:
+    """Table -> Parquet files listed by commits (the only files that are data)."""
+    files: dict[str, list[Path]] = defaultdict(list)
+    for record in read_commits(out):
+        for table, names in record["files"].items():
+            files[table].extend(out / name for name in names)
+    return dict(files)
+
+
+class ShardWriter:
+    """Buffers finished items and commits their rows atomically, table by table."""
+
+    def __init__(self, out: Path, rows_per_file: int, compression: str, videos_per_commit: int) -> None:
+        self.out = out
+        self.rows_per_file = rows_per_file
+        self.compression = None if compression == "none" else compression
+        self.videos_per_commit = videos_per_commit
+        self.tables = available_tables()
+        self._buffer: list[WorkItem] = []
+        self._sequence = len(read_commits(out))
+        for table in self.tables:
+            (out / table).mkdir(parents=True, exist_ok=True)
+        (out / COMMITS_DIR).mkdir(parents=True, exist_ok=True)
+        self.removed_orphans = self._remove_orphans()
+        self._seen_ids = self._load_seen_ids()
+        self.committed_items = 0
+
+    def _remove_orphans(self) -> int:
+        """Delete files no commit lists: temporaries and shards of a run that died."""
+        listed = {path.resolve() for paths in committed_files(self.out).values() for path in paths}
+        removed = 0
+        for table in self.tables:
+            for path in (self.out / table).iterdir():
+                if path.is_file() and path.resolve() not in listed:
+                    path.unlink()
+                    removed += 1
+        for temp in (self.out / COMMITS_DIR).glob(".*.tmp"):
+            temp.unlink()
+            removed += 1
+        return removed
+
+    def _load_seen_ids(self) -> dict[str, set[str]]:
+        seen: dict[str, set[str]] = {table: set() for table in self.tables}
+        for table, paths in committed_files(self.out).items():
+            column = ID_COLUMNS.get(table)
+            for path in paths:
+                if column and table in seen:
+                    seen[table].update(pq.read_table(path, columns=[column]).column(0).to_pylist())
+        return seen
+
+    def done_input_ids(self) -> set[str]:
+        """Inputs already committed (kept or rejected): a rerun skips them."""
+        return {input_id for record in read_commits(self.out) for input_id in record["input_ids"]}
+
+    def add(self, items: Iterable[WorkItem]) -> None:
+        for item in items:
+            self._buffer.append(item)
+            if len(self._buffer) >= self.videos_per_commit:
+                self.flush()
+
+    def flush(self) -> None:
+        """Commit the buffered items: conform, write, rename, then record the commit."""
+        if not self._buffer:
+            return
+        items, self._buffer = self._buffer, []
+        rows = self._rows_by_table(items)
+        commit_id = f"{self._sequence:06d}-{uuid.uuid4().hex[:8]}"
+        files: dict[str, list[str]] = {}
+        for table in self.tables:
+            if rows.get(table):
+                files[table] = self._write_table(table, rows[table], commit_id)
+        record = {
+            "commit": commit_id,
+            "sequence": self._sequence,
+            "created_at": time.time(),
+            "input_ids": sorted({item.input_id for item in items}),
+            "files": files,
+            "rows": {table: len(table_rows) for table, table_rows in rows.items() if table_rows},
+            "accounts": _sum_accounts(items),
+            "validation": _sum_validation(item.validation for item in items),
+        }
+        write_atomic(self.out / COMMITS_DIR / f"{commit_id}.json", json.dumps(record, indent=1).encode())
+        self._sequence += 1
+        self.committed_items += len(items)
+
+    def _rows_by_table(self, items: list[WorkItem]) -> dict[str, list[dict[str, Any]]]:
+        """Split items into table rows; contract misfits and duplicate ids become rejects."""
+        rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for item in items:
+            if item.alive and item.video:
+                self._admit_video(item)
+            if item.alive and item.video:
+                rows["videos"].append(item.video)
+                for table in ROW_TABLES:
+                    rows[table].extend(self._admit_rows(item, table, getattr(item, table)))
+            rows["rejects"].extend(self._admit_rows(item, "rejects", item.rejects))
+        return rows
+
+    def _admit_video(self, item: WorkItem) -> None:
+        _, problems = conform_rows("videos", [item.video])
+        if problems:
+            item.reject_input("write", "schema", f"videos row: {problems[0].reason}")
+        elif item.video["video_id"] in self._seen_ids["videos"]:
+            item.reject_input("write", "duplicate_video", f"video {item.video['video_id']} is already in the dataset")
+        else:
+            self._seen_ids["videos"].add(item.video["video_id"])
+
+    def _admit_rows(self, item: WorkItem, table: str, table_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if table not in self.tables:
+            return []
+        _, problems = conform_rows(table, table_rows)
+        bad = {id(problem.row): problem.reason for problem in problems}
+        kept = []
+        for row in table_rows:
+            row_id = row.get(ID_COLUMNS[table])
+            if id(row) in bad:
+                item.reject_row("write", table, "schema", bad[id(row)], row)
+            elif row_id in self._seen_ids[table]:
+                if table != "rejects":
+                    item.reject_row("write", table, "duplicate_id", f"{ID_COLUMNS[table]} {row_id} already written", row)
+            else:
+                self._seen_ids[table].add(row_id)
+                kept.append(row)
+        return kept
+
+    def _write_table(self, table: str, table_rows: list[dict[str, Any]], commit_id: str) -> list[str]:
+        data, problems = conform_rows(table, table_rows)
+        if problems:  # already filtered; a problem here is a bug, not data
+            raise ValueError(f"{table}: rows changed after admission: {problems[0].reason}")
+        names = []
+        for part, offset in enumerate(range(0, data.num_rows, self.rows_per_file)):
+            chunk = data.slice(offset, self.rows_per_file)
+            final = self.out / table / f"part-{commit_id}-{part:04d}.parquet"
+            temp = final.with_name(f".{final.name}.tmp")
+            pq.write_table(chunk, temp, compression=self.compression)
+            with open(temp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(temp, final)
+            names.append(str(final.relative_to(self.out)))
+        return names
+
+    def close(self) -> None:
+        self.flush()
+
+
+def _sum_accounts(items: Iterable[WorkItem]) -> dict[str, dict[str, float]]:
+    totals: dict[str, StageAccount] = {}
+    for item in items:
+        for stage, account in item.accounts.items():
+            total = totals.setdefault(stage, StageAccount())
+            for key, value in asdict(account).items():
+                setattr(total, key, getattr(total, key) + value)
+    return {stage: asdict(account) for stage, account in totals.items()}
+
+
+def _sum_validation(summaries: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    total: dict[str, dict[str, dict[str, int]]] = {}
+    for summary in summaries:
+        for table, expectations in summary.items():
+            for name, counts in expectations.items():
+                slot = total.setdefault(table, {}).setdefault(name, {"evaluated": 0, "failed": 0})
+                slot["evaluated"] += counts.get("evaluated", 0)
+                slot["failed"] += counts.get("failed", 0)
+    return total
+
+
+def sum_commit_accounts(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Stage accounts summed over commit records (the whole dataset, across runs)."""
+    totals: dict[str, dict[str, float]] = {}
+    for record in records:
+        for stage, account in record.get("accounts", {}).items():
+            slot = totals.setdefault(stage, dict.fromkeys(account, 0.0))
+            for key, value in account.items():
+                slot[key] = slot.get(key, 0.0) + value
+    return totals
+
+
+def sum_commit_validation(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Validation counts summed over commit records."""
+    return _sum_validation(record.get("validation", {}) for record in records)
+
