@@ -262,3 +262,22 @@ def test_serve_folder_full_range_head_404_and_stop(world: tuple[Path, list[DemoV
         assert _request(base_url + "missing.mp4")[0] == 404
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=2)
+
+
+def test_yt_dlp_downloads_a_served_video_in_ranged_chunks(
+    world: tuple[Path, list[DemoVideo]], tmp_path: Path
+) -> None:
+    import yt_dlp
+
+    folder, videos = world
+    options = {
+        "outtmpl": str(tmp_path / "%(id)s.%(ext)s"),
+        "quiet": True,
+        "noprogress": True,
+        "no_warnings": True,
+        "http_chunk_size": 64 * 1024,  # forces a sequence of Range requests
+    }
+    with serve_folder(folder) as base_url, yt_dlp.YoutubeDL(options) as downloader:
+        info = downloader.extract_info(base_url + videos[1].video_path.name, download=True)
+    assert (info["id"], info["ext"]) == ("demo-001", "mp4")
+    assert (tmp_path / "demo-001.mp4").read_bytes() == videos[1].video_path.read_bytes()
