@@ -1,0 +1,155 @@
+"""Video token compressors: (T, h*w, C) patch tokens of one video -> (M, C) tokens for the LLM.
+
+Each compressor is a module passed to the builder (not a flag) and answers
+`num_tokens(frames, grid)` up front, so the data side can reserve exactly as many
+<video> placeholder positions as the compressor will produce.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from longvid.model.tome import merge_to
+
+
+class TokenCompressor(nn.Module):
+    """Interface: `forward(frame_tokens, grid)` and `num_tokens(frames, grid)` agree."""
+
+    def num_tokens(self, frames: int, grid: tuple[int, int]) -> int:
+        """How many tokens `forward` returns for `frames` frames of an (h, w) patch grid."""
+        raise NotImplementedError
+
+    def forward(self, frame_tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        """Compress (T, h*w, C) patch tokens of one video into (M, C)."""
+        raise NotImplementedError
+
+
+class NoCompression(TokenCompressor):
+    """Every patch token of every frame: the reference point for compression ratios."""
+
+    def num_tokens(self, frames: int, grid: tuple[int, int]) -> int:
+        return frames * grid[0] * grid[1]
+
+    def forward(self, frame_tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        return frame_tokens.reshape(-1, frame_tokens.shape[-1])
+
+
+def _as_grid(frame_tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """(T, h*w, C) -> (T, C, h, w) for 2-D pooling."""
+    frames, _, channels = frame_tokens.shape
+    return frame_tokens.transpose(1, 2).reshape(frames, channels, grid[0], grid[1])
+
+
+def _from_grid(pooled: torch.Tensor) -> torch.Tensor:
+    """(T, C, h', w') -> (T*h'*w', C), frame-major then row-major."""
+    return pooled.flatten(2).transpose(1, 2).reshape(-1, pooled.shape[1])
+
+
+class PoolCompressor(TokenCompressor):
+    """Plain spatial average pooling of each frame to a fixed grid: the baseline."""
+
+    def __init__(self, output_grid: tuple[int, int] = (4, 4)) -> None:
+        super().__init__()
+        self.output_grid = tuple(output_grid)
+
+    def num_tokens(self, frames: int, grid: tuple[int, int]) -> int:
+        return frames * min(self.output_grid[0], grid[0]) * min(self.output_grid[1], grid[1])
+
+    def forward(self, frame_tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        size = (min(self.output_grid[0], grid[0]), min(self.output_grid[1], grid[1]))
+        return _from_grid(F.adaptive_avg_pool2d(_as_grid(frame_tokens, grid), size))
+
+
+class SlowFastCompressor(TokenCompressor):
+    """SlowFast-LLaVA: a slow pathway (few frames, light pooling) then a fast one (all frames).
+
+    Why two pathways: the slow one keeps spatial detail of a few frames, the fast one keeps
+    motion over every frame at a few tokens each; slow tokens come first.
+    """
+
+    def __init__(
+        self, slow_frames: int = 8, slow_kernel: tuple[int, int] = (1, 2), fast_grid: tuple[int, int] = (4, 4)
+    ) -> None:
+        super().__init__()
+        self.slow_frames = slow_frames
+        self.slow_kernel = tuple(slow_kernel)
+        self.fast_grid = tuple(fast_grid)
+
+    def slow_indices(self, frames: int) -> list[int]:
+        """Uniformly spread frame indices for the slow pathway (all frames if fewer)."""
+        count = min(self.slow_frames, frames)
+        return [int((index + 0.5) * frames / count) for index in range(count)]
+
+    def _slow_grid(self, grid: tuple[int, int]) -> tuple[int, int]:
+        return math.ceil(grid[0] / self.slow_kernel[0]), math.ceil(grid[1] / self.slow_kernel[1])
+
+    def _fast_grid(self, grid: tuple[int, int]) -> tuple[int, int]:
+        return min(self.fast_grid[0], grid[0]), min(self.fast_grid[1], grid[1])
+
+    def num_tokens(self, frames: int, grid: tuple[int, int]) -> int:
+        slow_h, slow_w = self._slow_grid(grid)
+        fast_h, fast_w = self._fast_grid(grid)
+        return len(self.slow_indices(frames)) * slow_h * slow_w + frames * fast_h * fast_w
+
+    def forward(self, frame_tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        grids = _as_grid(frame_tokens, grid)
+        slow = F.avg_pool2d(
+            grids[self.slow_indices(grids.shape[0])], self.slow_kernel, ceil_mode=True
+        )
+        fast = F.adaptive_avg_pool2d(grids, self._fast_grid(grid))
+        return torch.cat([_from_grid(slow), _from_grid(fast)], dim=0)
+
+
+class HiCoCompressor(TokenCompressor):
+    """VideoChat-Flash's clip-level HiCo: ToMe-merge each 4-frame clip to `tokens_per_frame`*4.
+
+    Why clips: neighbouring frames are highly redundant, so merging across a clip's
+    frames removes temporal redundancy as well as spatial.
+    """
+
+    def __init__(self, tokens_per_frame: int = 16, clip_frames: int = 4, max_ratio: float = 0.5) -> None:
+        super().__init__()
+        self.tokens_per_frame = tokens_per_frame
+        self.clip_frames = clip_frames
+        self.max_ratio = max_ratio
+
+    def _clip_target(self, clip_len: int, grid: tuple[int, int]) -> int:
+        return min(self.tokens_per_frame, grid[0] * grid[1]) * clip_len
+
+    def num_tokens(self, frames: int, grid: tuple[int, int]) -> int:
+        full, rest = divmod(frames, self.clip_frames)
+        total = full * self._clip_target(self.clip_frames, grid)
+        return total + (self._clip_target(rest, grid) if rest else 0)
+
+    def forward(self, frame_tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        frames, patches, channels = frame_tokens.shape
+        full = (frames // self.clip_frames) * self.clip_frames
+        outputs = []
+        if full:
+            clips = frame_tokens[:full].reshape(-1, self.clip_frames * patches, channels)
+            merged = merge_to(clips, self._clip_target(self.clip_frames, grid), self.max_ratio)
+            outputs.append(merged.reshape(-1, channels))
+        if full < frames:
+            rest = frame_tokens[full:].reshape(1, -1, channels)
+            merged = merge_to(rest, self._clip_target(frames - full, grid), self.max_ratio)
+            outputs.append(merged.reshape(-1, channels))
+        return torch.cat(outputs, dim=0)
+
+
+COMPRESSORS: dict[str, type[TokenCompressor]] = {
+    "hico": HiCoCompressor,
+    "slowfast": SlowFastCompressor,
+    "pool": PoolCompressor,
+    "none": NoCompression,
+}
+
+
+def compressor(name: str, **options: object) -> TokenCompressor:
+    """Build a compressor by registry name with its options (from a config)."""
+    if name not in COMPRESSORS:
+        raise ValueError(f"unknown compressor {name!r}; known: {', '.join(COMPRESSORS)}")
+    return COMPRESSORS[name](**options)  # type: ignore[arg-type]

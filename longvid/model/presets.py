@@ -1,0 +1,82 @@
+"""Named presets: constants only (sizes, hub ids), assembled by the generic builders.
+
+A preset takes the compressor (a module, chosen by the config) and returns the model and
+its tokenizer, with <video> registered in both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedTokenizerBase,
+    Qwen2Config,
+    SiglipVisionConfig,
+)
+
+from longvid.model.compressors import TokenCompressor
+from longvid.model.encoder import vision_encoder
+from longvid.model.tokenizer import add_video_token, tiny_tokenizer
+from longvid.model.video_llm import VideoLLM, video_llm
+
+Bundle = tuple[VideoLLM, PreTrainedTokenizerBase]
+
+
+def from_sources(
+    compressor: TokenCompressor,
+    encoder_source: str | SiglipVisionConfig,
+    llm_source: str,
+    feature_layer: int = -1,
+) -> Bundle:
+    """Generic assembly from a vision tower source and a causal-LM hub id or local path."""
+    tokenizer = AutoTokenizer.from_pretrained(llm_source)
+    video_token_id = add_video_token(tokenizer)
+    llm = AutoModelForCausalLM.from_pretrained(llm_source)
+    if len(tokenizer) > llm.get_input_embeddings().num_embeddings:
+        llm.resize_token_embeddings(len(tokenizer))
+    encoder = vision_encoder(encoder_source, feature_layer=feature_layer)
+    return video_llm(encoder, compressor, llm, video_token_id), tokenizer
+
+
+def tiny(compressor: TokenCompressor) -> Bundle:
+    """Random-weight tiny SigLIP-like encoder (64 px, 8x8 patches) and Qwen2-like LLM."""
+    tokenizer = tiny_tokenizer()
+    video_token_id = add_video_token(tokenizer)
+    encoder = vision_encoder(
+        SiglipVisionConfig(
+            hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+            num_attention_heads=4, image_size=64, patch_size=8,
+        )
+    )
+    llm_config = Qwen2Config(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+        tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
+    )
+    llm = AutoModelForCausalLM.from_config(llm_config)
+    return video_llm(encoder, compressor, llm, video_token_id), tokenizer
+
+
+def qwen2_5_1_5b_siglip(
+    compressor: TokenCompressor,
+    encoder_source: str = "google/siglip-so400m-patch14-384",
+    llm_source: str = "Qwen/Qwen2.5-1.5B-Instruct",
+) -> Bundle:
+    """VideoChat-Flash-2B-like: SigLIP so400m tower with Qwen2.5-1.5B-Instruct."""
+    return from_sources(compressor, encoder_source, llm_source)
+
+
+PRESETS: dict[str, Callable[..., Bundle]] = {
+    "tiny": tiny,
+    "qwen2_5_1_5b_siglip": qwen2_5_1_5b_siglip,
+}
+
+
+def build_preset(name: str, compressor: TokenCompressor, **sources: str) -> Bundle:
+    """Look a preset up by name; `sources` override hub ids / paths where the preset has them."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown model preset {name!r}; known: {', '.join(PRESETS)}")
+    return PRESETS[name](compressor, **sources)
