@@ -1,0 +1,186 @@
+"""Sources: turn a manifest file or a local folder into input rows, dropping nothing.
+
+An input row is a plain dict with a `url` (a URL, or an absolute file path for a folder
+source) and any other columns as metadata; the runner wraps each one in a WorkItem. No
+row is filtered here, not even one with an empty url: fetch rejects it with a reason so
+`stats` can prove inputs = kept + rejected.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+SOURCE_KINDS = ("manifest", "folder")
+SIDECAR_SUFFIXES = (".json", ".vtt", ".srt")
+MANIFEST_SUFFIXES = (".csv", ".jsonl", ".parquet")
+
+
+class SourceError(Exception):
+    """A source that cannot be read at all (the run stops before any work starts)."""
+
+
+def load_inputs(kind: str, path: Path) -> list[dict[str, Any]]:
+    """Input rows of one source.
+
+    Use it when the recipe names a `manifest` (CSV, JSONL or Parquet with a `url` column)
+    or a `folder` of media files.
+
+    Example:
+        >>> rows = load_inputs("manifest", Path("videos.csv"))  # doctest: +SKIP
+        >>> rows[0]["url"]
+        'https://example.com/a.mp4'
+
+    Raises:
+        SourceError: unknown kind, missing file, unsupported extension or no `url` column.
+    """
+    path = Path(path)
+    if kind == "manifest":
+        return load_manifest(path)
+    if kind == "folder":
+        return load_folder(path)
+    raise SourceError(f"unknown source kind {kind!r} (known: {', '.join(SOURCE_KINDS)})")
+
+
+def load_manifest(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV / JSONL / Parquet manifest; every row kept, `url` made a string."""
+    if not path.is_file():
+        raise SourceError(f"manifest not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        columns, rows = _read_csv(path)
+    elif suffix == ".jsonl":
+        columns, rows = _read_jsonl(path)
+    elif suffix == ".parquet":
+        columns, rows = _read_parquet(path)
+    else:
+        raise SourceError(
+            f"manifest {path}: unsupported extension {suffix!r} (use {', '.join(MANIFEST_SUFFIXES)})"
+        )
+    if "url" not in columns:
+        raise SourceError(
+            f"manifest {path} has no 'url' column (columns: {sorted(columns)}); "
+            "add one holding each video's URL"
+        )
+    return [_clean_row(row) for row in rows]
+
+
+def _clean_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Make `url` a string ('' when missing) and turn NaN cells into None for JSON."""
+    cleaned = {
+        key: None if isinstance(value, float) and math.isnan(value) else value
+        for key, value in row.items()
+    }
+    url = cleaned.get("url")
+    cleaned["url"] = "" if url is None else str(url)
+    return cleaned
+
+
+def _read_csv(path: Path) -> tuple[set[str], list[dict[str, Any]]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = [dict(row) for row in reader]
+        return set(reader.fieldnames or []), rows
+
+
+def _read_jsonl(path: Path) -> tuple[set[str], list[dict[str, Any]]]:
+    """JSONL rows; a line that is not a JSON object is kept as a row with an empty url."""
+    rows: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                value = None
+            if not isinstance(value, dict):
+                value = {"url": "", "manifest_line": number, "raw": line.strip()[:1000]}
+            rows.append(value)
+    columns = {key for row in rows for key in row}
+    return columns or {"url"}, rows
+
+
+def _read_parquet(path: Path) -> tuple[set[str], list[dict[str, Any]]]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    return set(table.column_names), table.to_pylist()
+
+
+def load_folder(path: Path) -> list[dict[str, Any]]:
+    """One row per media file under `path` (recursive, sorted), sidecars attached.
+
+    A `<stem>.json` next to a file is its ground-truth annotations; `.json`, `.vtt` and
+    `.srt` files are sidecars, never inputs themselves. Anything else, even a file that
+    is not a video, becomes an input so fetch can reject it with a reason.
+    """
+    if not path.is_dir():
+        raise SourceError(f"folder not found: {path}")
+    rows = []
+    for file in sorted(p for p in path.resolve().rglob("*") if p.is_file()):
+        if file.suffix.lower() in SIDECAR_SUFFIXES:
+            continue
+        sidecar = file.with_suffix(".json")
+        rows.append(
+            {
+                "url": str(file),
+                "annotations_path": str(sidecar) if sidecar.is_file() else None,
+            }
+        )
+    return rows
+
+
+def subtitle_sidecars(media_path: Path) -> list[Path]:
+    """`.vtt` files next to a local media file that belong to it (`<stem>.vtt`, `<stem>.<lang>.vtt`)."""
+    folder, stem = media_path.parent, media_path.stem
+    return sorted(
+        p
+        for p in folder.glob(f"{stem}*.vtt")
+        if p.name == f"{stem}.vtt" or p.name.startswith(f"{stem}.")
+    )
+
+
+_CUE_TAG = re.compile(r"<[^>]+>")
+
+
+def _vtt_seconds(stamp: str) -> float:
+    """'01:02:03.500', '02:03.500' or SRT's '01:02:03,500' as seconds."""
+    parts = stamp.strip().replace(",", ".").split(":")
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def parse_vtt(text: str) -> list[dict[str, Any]]:
+    """Cues of a WebVTT (or SRT) file as [{start_s, end_s, text}], tags stripped.
+
+    Automatic captions repeat the previous line in the next cue (roll-up captions); a cue
+    whose text equals the previous one extends it instead of being kept twice.
+    """
+    cues: list[dict[str, Any]] = []
+    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
+        lines = [line for line in block.split("\n") if line.strip()]
+        timing = next((i for i, line in enumerate(lines) if "-->" in line), None)
+        if timing is None:
+            continue
+        start_text, end_text = lines[timing].split("-->", 1)
+        try:
+            start_s, end_s = _vtt_seconds(start_text), _vtt_seconds(end_text.split()[0])
+        except (ValueError, IndexError):
+            continue
+        words = " ".join(_CUE_TAG.sub("", line).strip() for line in lines[timing + 1 :])
+        words = html.unescape(" ".join(words.split()))
+        if not words:
+            continue
+        if cues and cues[-1]["text"] == words:
+            cues[-1]["end_s"] = max(cues[-1]["end_s"], end_s)
+            continue
+        cues.append({"start_s": start_s, "end_s": end_s, "text": words})
+    return cues
