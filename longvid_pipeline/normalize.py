@@ -97,28 +97,39 @@ def check_complete(scan: PacketScan, info: MediaInfo) -> None:
         )
 
 
-def check_decodable(path: str | Path, end_s: float, tail_s: float = 1.0) -> int:
-    """Decode the last `tail_s` seconds before `end_s`; returns frames decoded there.
+@dataclass(frozen=True)
+class TailDecode:
+    """What decoding the last second found: how many frames, and their display rotation."""
+
+    frames: int
+    rotation: int
+
+
+def check_decodable(path: str | Path, end_s: float, tail_s: float = 1.0) -> TailDecode:
+    """Decode the last `tail_s` seconds before `end_s`, where truncation and damage show.
+
+    The decoded frames also carry the display rotation, which PyAV exposes on frames
+    (from the container's display matrix) but not on the stream, so `probe` can miss it.
 
     Raises:
         MediaDamaged: a decode error, or no frame at all in that last second.
     """
     target_s = max(0.0, end_s - tail_s)
+    frames, rotation = 0, 0
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             container.seek(int(target_s / stream.time_base), stream=stream, backward=True)
-            frames = sum(
-                1
-                for frame in container.decode(stream)
-                if frame.pts is not None and float(frame.pts * stream.time_base) >= target_s - 1e-3
-            )
+            for frame in container.decode(stream):
+                if frame.pts is not None and float(frame.pts * stream.time_base) >= target_s - 1e-3:
+                    frames += 1
+                    rotation = int(getattr(frame, "rotation", 0) or 0) % 360
     except av.error.FFmpegError as exc:
         raise MediaDamaged(f"decode of the last {tail_s:.0f}s failed: {exc}") from exc
     if frames == 0:
         raise MediaDamaged(f"no frame decodes in the last {tail_s:.0f}s before {end_s:.2f}s")
-    return frames
+    return TailDecode(frames, rotation)
 
 
 def needs_reencode(

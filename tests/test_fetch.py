@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 
 from longvid_pipeline.ids import input_id_for
@@ -27,7 +28,14 @@ from longvid_pipeline.normalize import scan_packets
 from longvid_pipeline.schemas import arrow_schema, row_problem
 from longvid_pipeline.sources import load_folder
 from longvid_pipeline.stage import RunContext
-from longvid_pipeline.stages.fetch import FetchConfig, FetchStage, HostSlots
+from longvid_pipeline.stages.fetch import (
+    FetchConfig,
+    FetchStage,
+    HostSlots,
+    MatchFilter,
+    canonical_source,
+    chapters_from_info,
+)
 
 # ------------------------------------------------------------------------------- media
 
@@ -56,11 +64,23 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     run_ffmpeg(
         ["-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "aac", str(folder / "a.m4a")]
     )
+    run_ffmpeg(
+        [
+            "-display_rotation",
+            "90",
+            "-i",
+            str(folder / "good.mp4"),
+            "-c",
+            "copy",
+            str(folder / "rot.mp4"),
+        ]
+    )
     damaged = bytearray(good)
     damaged[len(good) * 4 // 5 :] = bytes(len(good) - len(good) * 4 // 5)  # zero the last fifth
     return {
         "good": good,
         "damaged": bytes(damaged),
+        "rotated": (folder / "rot.mp4").read_bytes(),
         "sparse": sparse,
         "truncated": good[: len(good) // 2],
         "truncated_moov_last": plain[: len(plain) // 2],
@@ -236,6 +256,15 @@ def test_tall_video_is_scaled_to_max_height(tmp_path: Path, server: _Server) -> 
     assert video["height"] == 60 and video["width"] % 2 == 0
     assert video["width"] == 106  # 160x90 keeps its aspect at height 60, width made even
     assert scan_packets(tmp_path / video["uri"]).max_keyframe_gap_s <= 2.0 + 1 / 25
+
+
+def test_rotated_video_is_reencoded_upright(tmp_path: Path, media: dict[str, bytes]) -> None:
+    source = tmp_path / "rotated.mp4"
+    source.write_bytes(media["rotated"])
+    video = _assert_good(_run(tmp_path, str(source), kind="folder"), tmp_path, "reencode")
+    assert (video["width"], video["height"]) == (90, 160)
+    with av.open(str(tmp_path / video["uri"])) as container:
+        assert next(container.decode(video=0)).rotation == 0
 
 
 def test_flaky_server_is_retried(tmp_path: Path, server: _Server) -> None:
@@ -414,3 +443,33 @@ def test_folder_input_must_be_a_regular_file(tmp_path: Path) -> None:
     _assert_rejected(_run(tmp_path, str(tmp_path / "adir"), kind="folder"), "not_a_video")
     _assert_rejected(_run(tmp_path, str(tmp_path / "gone.mp4"), kind="folder"), "missing_file")
     _assert_rejected(_run(tmp_path, "relative/x.mp4", kind="folder"), "malformed_url")
+
+
+# ------------------------------------------------------------------------------- site metadata
+
+
+def test_site_info_helpers_map_yt_dlp_fields() -> None:
+    info = {
+        "extractor_key": "Youtube",
+        "id": "abc123",
+        "duration": 7200,
+        "chapters": [
+            {"start_time": 0, "end_time": 60.5, "title": "Intro"},
+            {"start_time": 60.5, "end_time": 7200, "title": None},
+            {"title": "no times"},
+        ],
+    }
+    assert canonical_source(info) == "youtube:abc123"
+    assert canonical_source({"extractor_key": "Generic", "id": "good"}) is None
+    assert chapters_from_info(info) == [
+        {"start_s": 0.0, "end_s": 60.5, "title": "Intro"},
+        {"start_s": 60.5, "end_s": 7200.0, "title": ""},
+    ]
+    match = MatchFilter(max_duration_s=3600, max_bytes=1000)
+    assert match(info, incomplete=False) is not None
+    assert match.rejection is not None and match.rejection.reason == "too_long"
+    assert MatchFilter(3600, 1000)({"duration": 10, "filesize_approx": 5000}) is not None
+    assert MatchFilter(3600, 1000)({"duration": 10, "filesize": 500}) is None
+    playlist = MatchFilter(3600, 1000)
+    playlist({"_type": "playlist"}, incomplete=True)
+    assert playlist.rejection is not None and playlist.rejection.reason == "playlist"

@@ -16,6 +16,7 @@ kept next to it. The temporary folder OUT/.tmp/<input_id>/ is removed in every c
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -37,6 +38,7 @@ from longvid_pipeline.item import WorkItem, utc_now
 from longvid_pipeline.media import MediaInfo, ProbeError, ffmpeg_binary, probe
 from longvid_pipeline.normalize import (
     MediaDamaged,
+    PacketScan,
     check_complete,
     check_decodable,
     normalize,
@@ -209,7 +211,7 @@ class _YdlLog:
     info = warning = error = debug
 
 
-class _MatchFilter:
+class MatchFilter:
     """yt-dlp match_filter: refuses playlists and, when the extractor knows them, long or big videos."""
 
     def __init__(self, max_duration_s: float, max_bytes: int) -> None:
@@ -277,7 +279,7 @@ def _downloaded_media(info: dict[str, Any], tmp: Path) -> Path | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
-def _canonical(info: dict[str, Any]) -> str | None:
+def canonical_source(info: dict[str, Any]) -> str | None:
     """`extractor:id` for real sites; None for generic/direct links (content hash instead)."""
     extractor = str(info.get("extractor_key") or info.get("extractor") or "").lower()
     if not extractor or extractor in GENERIC_EXTRACTORS or not info.get("id"):
@@ -394,7 +396,7 @@ class FetchStage(Stage):
         except UnsafeURL as unsafe:
             raise Reject(unsafe.reason, unsafe.detail) from unsafe
 
-    def _ydl_params(self, tmp: Path, log: _YdlLog, match: _MatchFilter) -> dict[str, Any]:
+    def _ydl_params(self, tmp: Path, log: _YdlLog, match: MatchFilter) -> dict[str, Any]:
         config = self.config
         params: dict[str, Any] = {
             "outtmpl": {"default": "media.%(ext)s"},
@@ -430,7 +432,7 @@ class FetchStage(Stage):
         """One yt-dlp attempt into `tmp`; raises Reject / TransientReject on failure."""
         log = _YdlLog()
         max_bytes = int(self.config.max_filesize_mb * 1024 * 1024)
-        match = _MatchFilter(self.config.max_duration_s, max_bytes)
+        match = MatchFilter(self.config.max_duration_s, max_bytes)
         try:
             with GuardedYoutubeDL(self._ydl_params(tmp, log, match), self._check_for_ydl) as ydl:
                 info = ydl.sanitize_info(ydl.extract_info(url, download=True)) or {}
@@ -445,7 +447,7 @@ class FetchStage(Stage):
             raise Reject("download_error", "yt-dlp produced no file: " + " | ".join(log.lines[-5:]))
         return Fetched(
             path=path,
-            canonical=_canonical(info),
+            canonical=canonical_source(info),
             info=info,
             subtitle_files=sorted(tmp.glob("media*.vtt")),
         )
@@ -455,7 +457,7 @@ class FetchStage(Stage):
 
     # -- checking the file
 
-    def _inspect(self, path: Path) -> tuple[MediaInfo, Any]:
+    def _inspect(self, path: Path) -> tuple[MediaInfo, PacketScan]:
         """Probe, cap, and prove the file whole: too_large, too_long, corrupt, not_a_video."""
         size = path.stat().st_size
         if size > self.config.max_filesize_mb * 1024 * 1024:
@@ -471,9 +473,11 @@ class FetchStage(Stage):
         try:
             scan = scan_packets(path)
             check_complete(scan, info)
-            check_decodable(path, scan.end_s)
+            tail = check_decodable(path, scan.end_s)
         except MediaDamaged as damage:
             raise Reject("corrupt", str(damage)) from damage
+        if tail.rotation and not info.rotation:
+            info = dataclasses.replace(info, rotation=tail.rotation)
         return info, scan
 
     @staticmethod
