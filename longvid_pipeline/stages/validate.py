@@ -1,0 +1,110 @@
+"""Validate stage: run each table's expectation suite on the item's rows before writing.
+
+Runs as an actor so great_expectations (~4 s to import) and the suites load once per
+worker in `setup()`. For every table with a suite it validates the item's rows of that
+table as one batch: in mode `reject` a failing row leaves the item for `rejects` with the
+failed expectations named (a failing `videos` row drops the whole input, since its clips
+and questions depend on it); in mode `warn` rows stay and are only counted. Counts per
+expectation go to `item.validation`, which the shard writer sums into the run's report.
+
+Uniqueness is checked within one item here; across items and runs it is the writer's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from longvid_pipeline.config import param
+from longvid_pipeline.expectations import (
+    SuiteRunner,
+    TableOutcome,
+    available_suites,
+    load_suite_spec,
+    merge_validation,
+)
+from longvid_pipeline.item import WorkItem
+from longvid_pipeline.stage import Resources, Stage
+
+ROW_TABLES = ("clips", "qa", "niah")  # tables held as row lists on the item
+
+
+@dataclass
+class ValidateConfig:
+    """Recipe key `validate`: which suites run, and what a failing row costs."""
+
+    tables: list[str] = param([], "tables to validate; empty = every table with a suite")
+    mode: str = param("reject", "reject: failing rows go to rejects; warn: keep and count",
+                      choices=("reject", "warn"))
+    repetition_threshold: float = param(
+        0.3, "max share of repeated word 3-grams in a caption or answer", min=0.0, max=1.0)
+    min_caption_chars: int = param(1, "min characters of a caption", min=0)
+
+    def __post_init__(self) -> None:
+        known = available_suites()
+        unknown = [table for table in self.tables if table not in known]
+        if unknown:
+            raise ValueError(f"tables {unknown} have no suite (known: {', '.join(known)})")
+        for table in self.selected_tables():
+            missing = load_suite_spec(table).parameters - set(self.parameters())
+            if missing:
+                raise ValueError(f"suite {table} needs parameters {sorted(missing)}")
+
+    def selected_tables(self) -> list[str]:
+        """The tables to validate, in pipeline order (videos first: the rest depend on it)."""
+        known = available_suites()
+        return [table for table in known if not self.tables or table in self.tables]
+
+    def parameters(self) -> dict[str, Any]:
+        """Values the suites reference as {"$PARAMETER": name}."""
+        return {
+            "repetition_threshold": self.repetition_threshold,
+            "min_caption_chars": self.min_caption_chars,
+        }
+
+
+class ValidateStage(Stage):
+    """Expectation suites over every table of an item; see the module docstring."""
+
+    name: ClassVar[str] = "validate"
+    uses_actor: ClassVar[bool] = True
+    Config: ClassVar[type] = ValidateConfig
+    default_resources: ClassVar[Resources] = Resources(num_cpus=1.0, concurrency=1)
+
+    def setup(self) -> None:
+        """Import GX and build the ephemeral context and suites, once per actor."""
+        self.runner = SuiteRunner(self.config.selected_tables())
+
+    def process(self, item: WorkItem) -> WorkItem:
+        if item.video is None:
+            return item  # nothing fetched, nothing to validate (fetch rejected it already)
+        parameters = self.config.parameters()
+        for table in self.runner.specs:
+            rows = [item.video] if table == "videos" else getattr(item, table)
+            if not rows:
+                continue
+            outcome = self.runner.run(table, rows, item.video, parameters)
+            item.validation = merge_validation(item.validation, {table: outcome.counts})
+            if self.config.mode == "reject" and outcome.failures:
+                if table == "videos":
+                    item.reject_input(self.name, "expectations", _detail(outcome, 0))
+                    return item
+                setattr(item, table, self._drop_failures(item, table, rows, outcome))
+        return item
+
+    def _drop_failures(
+        self, item: WorkItem, table: str, rows: list[dict[str, Any]], outcome: TableOutcome
+    ) -> list[dict[str, Any]]:
+        """Move failing rows to rejects; return the rows that passed, order kept."""
+        kept = []
+        for position, row in enumerate(rows):
+            if position in outcome.failures:
+                item.reject_row(self.name, table, "expectations", _detail(outcome, position), row)
+            else:
+                kept.append(row)
+        return kept
+
+
+def _detail(outcome: TableOutcome, position: int) -> str:
+    """'failed: expect_...(column), ...': what a rejects reader needs to see."""
+    return "failed: " + ", ".join(outcome.failures[position])
