@@ -1,0 +1,141 @@
+"""QA stage: turn a video's captioned timeline into `qa` rows for the five task types.
+
+The generators (longvid_pipeline.qa_tasks) propose questions with unique answers; this
+stage picks up to `per_task_max` of them per task with a random generator seeded by the
+video id and the seeds (so a rerun writes the same rows, and another seed picks and
+shuffles differently), and writes rows in the `qa` contract: LLaVA-style conversations
+that start with the video's timestamp prompt, the sampling plan copied from the video so
+trainers need no join, and a split assigned by a stable hash of the video id so a video
+never appears in two splits.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from longvid_pipeline.config import param
+from longvid_pipeline.ids import stable_hash
+from longvid_pipeline.item import WorkItem
+from longvid_pipeline.qa_tasks import (
+    GENERATORS,
+    LETTERS,
+    TASKS,
+    Posed,
+    build_timeline,
+    options_block,
+    pose,
+)
+from longvid_pipeline.stage import Reject, Stage
+
+PLAN_COLUMNS = ("sample_frames", "sample_fps", "sample_timestamps", "timestamp_prompt")
+
+
+@dataclass
+class QAConfig:
+    """Parameters of the QA stage (recipe key `stages.qa`)."""
+
+    tasks: list[str] = param(list(TASKS), f"task types to generate, among {list(TASKS)}")
+    per_task_max: int = param(10, "at most this many questions per task and video", min=1)
+    options_count: int = param(4, "options of a multiple-choice question", min=2, max=len(LETTERS))
+    seed: int = param(0, "seed of question sampling and option order (mixed with the run seed)")
+    val_fraction: float = param(
+        0.05, "share of videos whose questions go to split val", min=0.0, max=1.0
+    )
+    test_fraction: float = param(
+        0.05, "share of videos whose questions go to split test", min=0.0, max=1.0
+    )
+    max_gap_s: float = param(
+        1.0, "whole-video questions need clips covering the video with no larger gap", min=0.0
+    )
+    generator: str = param("longvid-templates/1", "question generator", choices=tuple(GENERATORS))
+
+    def __post_init__(self) -> None:
+        unknown = [task for task in self.tasks if task not in TASKS]
+        if unknown:
+            raise ValueError(f"tasks: unknown {unknown} (known: {list(TASKS)})")
+        if len(set(self.tasks)) != len(self.tasks):
+            raise ValueError(f"tasks: listed more than once in {self.tasks}")
+        if self.val_fraction + self.test_fraction > 1.0:
+            raise ValueError("val_fraction + test_fraction must not exceed 1")
+
+
+def split_for(video_id: str, val_fraction: float, test_fraction: float) -> str:
+    """train | val | test from a stable hash of the video id (same video, same split)."""
+    position = int(stable_hash("split", video_id), 16) / 16**16
+    if position < test_fraction:
+        return "test"
+    if position < test_fraction + val_fraction:
+        return "val"
+    return "train"
+
+
+def conversation(prompt: str, posed: Posed) -> list[dict[str, str]]:
+    """LLaVA-style turns: the human turn carries <video>, the timestamp prompt and options."""
+    human = f"<video>\n{prompt}\n{posed.question}"
+    answer = posed.answer
+    if posed.options is not None and posed.answer_index is not None:
+        human += "\n" + options_block(posed.options)
+        answer = f"{LETTERS[posed.answer_index]}. {posed.answer}"
+    return [{"from": "human", "value": human}, {"from": "gpt", "value": answer}]
+
+
+class QAStage(Stage):
+    """Generate `qa` rows from the captioned clips of one video."""
+
+    name: ClassVar[str] = "qa"
+    uses_actor: ClassVar[bool] = False
+    Config: ClassVar[type] = QAConfig
+
+    def process(self, item: WorkItem) -> WorkItem:
+        video = item.video
+        if video is None:
+            raise Reject("no_video", "the qa stage needs the videos row from fetch")
+        missing = [column for column in PLAN_COLUMNS if video.get(column) is None]
+        if missing:
+            raise Reject("no_sampling_plan", f"videos row lacks {missing}; run segment first")
+        timeline = build_timeline(item.clips, float(video["duration_s"]), self.config.max_gap_s)
+        generators = GENERATORS[self.config.generator]
+        rows: dict[str, dict[str, Any]] = {}
+        for task in self.config.tasks:
+            for posed in pose(
+                generators[task](timeline),
+                self.config.per_task_max,
+                self.config.options_count,
+                self._rng(video["video_id"], task),
+            ):
+                row = self._row(video, posed)
+                rows.setdefault(row["qa_id"], row)
+        item.qa = list(rows.values())
+        return item
+
+    def _rng(self, video_id: str, task: str) -> random.Random:
+        """One generator per video and task, so adding a task never reshuffles the others."""
+        key = stable_hash("qa", video_id, task, self.config.seed, self.context.seed)
+        return random.Random(int(key, 16))
+
+    def _row(self, video: dict[str, Any], posed: Posed) -> dict[str, Any]:
+        """One row in the `qa` contract."""
+        return {
+            "qa_id": "q-" + stable_hash(video["video_id"], posed.task, posed.question),
+            "video_id": video["video_id"],
+            "video_uri": video["uri"],
+            "video_duration_s": float(video["duration_s"]),
+            "task": posed.task,
+            "question": posed.question,
+            "answer": posed.answer,
+            "options": posed.options,
+            "answer_index": posed.answer_index,
+            "evidence_start_s": float(posed.evidence_start_s),
+            "evidence_end_s": float(posed.evidence_end_s),
+            "sample_frames": video["sample_frames"],
+            "sample_fps": float(video["sample_fps"]),
+            "sample_timestamps": [float(t) for t in video["sample_timestamps"]],
+            "timestamp_prompt": video["timestamp_prompt"],
+            "conversations": conversation(video["timestamp_prompt"], posed),
+            "generator": self.config.generator,
+            "split": split_for(
+                video["video_id"], self.config.val_fraction, self.config.test_fraction
+            ),
+        }
