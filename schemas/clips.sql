@@ -15,7 +15,9 @@ CREATE TABLE clips (
     caption VARCHAR,
     caption_source VARCHAR,
     caption_model VARCHAR,
-    attributes VARCHAR
+    attributes VARCHAR,
+    clip_uri VARCHAR,
+    clip_cut VARCHAR
 );
 COMMENT ON COLUMN clips.clip_id IS 'video_id plus clip_index, hashed; unique across the dataset';
 COMMENT ON COLUMN clips.video_id IS 'the video this clip belongs to (videos.video_id)';
@@ -33,3 +35,5 @@ COMMENT ON COLUMN clips.caption IS 'caption of the clip; null before the caption
 COMMENT ON COLUMN clips.caption_source IS 'annotations | subtitles | vlm';
 COMMENT ON COLUMN clips.caption_model IS 'model id or path of the captioner, or the sidecar kind';
 COMMENT ON COLUMN clips.attributes IS 'JSON list of structured events inside the clip when known (demo world ground truth)';
+COMMENT ON COLUMN clips.clip_uri IS 'the clip as its own mp4, relative to the output folder; null unless segment.write_clip_files';
+COMMENT ON COLUMN clips.clip_cut IS 'how the clip file was cut: copy (stream copy from a keyframe) | reencode; null without a clip file';

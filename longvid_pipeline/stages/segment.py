@@ -1,0 +1,324 @@
+"""The segment stage: shots, clip spans, filter scores and the sampling plan of a video.
+
+One decode pass (longvid_pipeline.frames) feeds the chosen shot detector and samples
+the filter statistics; clip assembly (longvid_pipeline.clips) turns shots into clip
+spans; filters are scores first and only drop clips when `filter_mode` is "drop".
+Caption frames are not produced here: the caption stage seeks by timestamp in the
+normalized file. Stretches that do not decode become clips-level rejects
+(`corrupt_span`), so a damaged file still yields clips for the part that plays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import av
+
+from longvid_pipeline.clips import (
+    AssemblySettings,
+    ClipSpan,
+    ScoreSettings,
+    assemble_spans,
+    clip_scores,
+    cut_clip_file,
+    starts_on_keyframe,
+)
+from longvid_pipeline.config import param
+from longvid_pipeline.frames import DecodeResult, DecodeSettings, decodable_stretches, decode_pass
+from longvid_pipeline.ids import stable_hash
+from longvid_pipeline.item import WorkItem
+from longvid_pipeline.sampling import SamplingConfig, plan_for
+from longvid_pipeline.shots import (
+    AnnotationsDetector,
+    ContentDetector,
+    FixedDetector,
+    ShotDetector,
+    TransNetV2Detector,
+    load_transnetv2,
+)
+from longvid_pipeline.stage import Reject, Resources, Stage
+
+DETECTOR_NAMES = ("content", "transnetv2", "fixed", "annotations")
+
+
+@dataclass
+class SegmentConfig:
+    """Parameters of the segment stage (recipe section `segment`)."""
+
+    detector: str = param(
+        "content",
+        "shot detector (transnetv2 is the better choice on a GPU)",
+        choices=DETECTOR_NAMES,
+    )
+    content_min_score: float = param(
+        8.0, "content: min mean |RGB difference| (0..255) of a cut frame", min=0.0
+    )
+    content_adaptive_ratio: float = param(
+        3.0, "content: min ratio of a cut's score to its neighbours' mean", min=1.0
+    )
+    content_window: int = param(
+        2, "content: neighbour frames each side for the adaptive ratio", min=1
+    )
+    transnetv2_threshold: float = param(
+        0.5, "transnetv2: cut probability threshold", min=0.0, max=1.0
+    )
+    transnetv2_device: str = param("auto", "transnetv2: torch device (auto = cuda when present)")
+    stride_s: float = param(10.0, "fixed: seconds between cuts", min=0.1)
+    min_shot_s: float = param(
+        0.6, "cuts closer than this keep only the strongest (seconds)", min=0.0
+    )
+    min_clip_s: float = param(2.0, "shorter shots merge with a neighbour (seconds)", min=0.0)
+    max_clip_s: float = param(30.0, "longer spans split evenly (seconds)", min=0.1)
+    merge_similar: bool = param(False, "merge adjacent shots whose sampled frames look alike")
+    similarity_threshold: float = param(
+        0.9, "colour-histogram intersection that counts as alike", min=0.0, max=1.0
+    )
+    analysis_width: int = param(48, "content: width of the detector frames", min=8)
+    analysis_height: int = param(27, "content: height of the detector frames", min=8)
+    stats_fps: float = param(2.0, "frames per second sampled for filter scores", min=0.05)
+    stats_width: int = param(160, "width of the frames filter scores look at", min=8)
+    stats_height: int = param(90, "height of the frames filter scores look at", min=8)
+    decode_threads: int = param(0, "decoder threads (0 = ffmpeg's choice)", min=0)
+    hole_s: float = param(
+        0.5, "a gap between frames longer than this is missing video (seconds)", min=0.0
+    )
+    black_luma: float = param(
+        24.0, "luma (0..255) below which a pixel counts as black", min=0.0, max=255.0
+    )
+    black_pixel_share: float = param(
+        0.98, "share of black pixels that makes a sampled frame black", min=0.0, max=1.0
+    )
+    blank_std: float = param(4.0, "a sampled frame with luma std below this is blank", min=0.0)
+    static_motion_scale: float = param(
+        6.0, "mean luma change between samples that scores static 0", min=0.01
+    )
+    quality_half_sharpness: float = param(
+        50.0, "Laplacian variance that scores quality 0.5", min=0.01
+    )
+    filter_mode: str = param(
+        "score",
+        "score: keep every clip; drop: reject clips past thresholds",
+        choices=("score", "drop"),
+    )
+    max_black_score: float = param(
+        0.9, "drop mode: reject clips with black_score above this", min=0.0, max=1.0
+    )
+    max_static_score: float = param(
+        1.0, "drop mode: reject clips with static_score above this", min=0.0, max=1.0
+    )
+    min_quality_score: float = param(
+        0.0, "drop mode: reject clips with quality_score below this", min=0.0, max=1.0
+    )
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    write_clip_files: bool = param(
+        False, "also write each kept clip as its own mp4 under OUT/clips"
+    )
+    clip_crf: int = param(20, "x264 CRF of clip files that cannot be stream-copied", min=0, max=51)
+    clip_preset: str = param("veryfast", "x264 preset of re-encoded clip files")
+
+    def __post_init__(self) -> None:
+        if self.min_clip_s * 2 > self.max_clip_s:
+            raise ValueError(
+                f"min_clip_s ({self.min_clip_s}) must be at most half of max_clip_s ({self.max_clip_s}) "
+                "so that evenly split spans stay above min_clip_s"
+            )
+
+
+def _content(config: SegmentConfig, item: WorkItem, model: Any) -> ShotDetector:
+    return ContentDetector(
+        frame_size=(config.analysis_width, config.analysis_height),
+        min_score=config.content_min_score,
+        adaptive_ratio=config.content_adaptive_ratio,
+        window=config.content_window,
+        min_shot_s=config.min_shot_s,
+    )
+
+
+def _transnetv2(config: SegmentConfig, item: WorkItem, model: Any) -> ShotDetector:
+    return TransNetV2Detector(
+        model, threshold=config.transnetv2_threshold, min_shot_s=config.min_shot_s
+    )
+
+
+def _fixed(config: SegmentConfig, item: WorkItem, model: Any) -> ShotDetector:
+    return FixedDetector(stride_s=config.stride_s)
+
+
+def _annotations(config: SegmentConfig, item: WorkItem, model: Any) -> ShotDetector:
+    scenes = (item.annotations or {}).get("scenes")
+    if not scenes:
+        raise Reject("no_annotations", "detector 'annotations' needs a sidecar with 'scenes'")
+    return AnnotationsDetector(scenes=scenes)
+
+
+DETECTORS: dict[str, Callable[[SegmentConfig, WorkItem, Any], ShotDetector]] = {
+    "content": _content,
+    "transnetv2": _transnetv2,
+    "fixed": _fixed,
+    "annotations": _annotations,
+}
+
+
+class SegmentStage(Stage):
+    """Shots -> clip rows with filter scores; the sampling plan on the videos row."""
+
+    name: ClassVar[str] = "segment"
+    uses_actor: ClassVar[bool] = True
+    Config: ClassVar[type] = SegmentConfig
+    default_resources: ClassVar[Resources] = Resources()
+
+    def setup(self) -> None:
+        """Load TransNetV2 once per actor when it is the detector; nothing otherwise."""
+        self.model = (
+            load_transnetv2(self.config.transnetv2_device)
+            if self.config.detector == "transnetv2"
+            else None
+        )
+
+    def process(self, item: WorkItem) -> WorkItem:
+        if not item.media_path or not item.video:
+            raise Reject("no_media", "segment needs the normalized media from fetch")
+        if not self._ready:
+            self.setup()
+            self._ready = True
+        detector = DETECTORS[self.config.detector](self.config, item, self.model)
+        result = self._decode(item.media_path, detector)
+        duration_s = float(item.video.get("duration_s") or 0.0) or float(result.frame_times[-1])
+        stretches, missing = decodable_stretches(result, duration_s, self.config.hole_s)
+        cuts = detector.cuts(result.frame_times)
+        spans = [
+            span
+            for stretch in stretches
+            for span in assemble_spans(
+                stretch.start_s,
+                stretch.end_s,
+                cuts,
+                self._assembly(),
+                result.frame_times,
+                result.stats,
+            )
+        ]
+        self._emit_clips(item, spans, result, detector.name)
+        for hole in missing:
+            self._reject_missing(item, hole)
+        self._set_sampling_plan(item.video, duration_s)
+        return item
+
+    def _decode(self, path: str, detector: ShotDetector) -> DecodeResult:
+        config = self.config
+        settings = DecodeSettings(
+            detector_size=detector.frame_size,
+            stats_size=(config.stats_width, config.stats_height),
+            stats_fps=config.stats_fps,
+            threads=config.decode_threads,
+        )
+        try:
+            result = decode_pass(path, settings, detector.consume)
+        except (av.error.FFmpegError, IndexError) as exc:
+            raise Reject("no_frames", f"cannot decode {Path(path).name}: {exc}") from exc
+        if len(result.frame_times) == 0:
+            raise Reject("no_frames", f"{len(result.error_times)} packets failed, no frame decoded")
+        return result
+
+    def _assembly(self) -> AssemblySettings:
+        config = self.config
+        return AssemblySettings(
+            config.min_clip_s, config.max_clip_s, config.merge_similar, config.similarity_threshold
+        )
+
+    def _scoring(self) -> ScoreSettings:
+        config = self.config
+        return ScoreSettings(
+            config.black_luma,
+            config.black_pixel_share,
+            config.blank_std,
+            config.static_motion_scale,
+            config.quality_half_sharpness,
+        )
+
+    def _emit_clips(
+        self, item: WorkItem, spans: list[ClipSpan], result: DecodeResult, detector: str
+    ) -> None:
+        """Build clip rows; keep them or (drop mode) send those past thresholds to rejects."""
+        assert item.video is not None
+        fps = float(item.video.get("fps") or 0.0) or 1.0 / result.frame_interval
+        kept = []
+        for index, span in enumerate(spans):
+            row = _clip_row(item.video["video_id"], index, span, fps, detector)
+            row.update(clip_scores(result.stats, span, self._scoring()))
+            failure = self._filter_failure(row)
+            if failure and self.config.filter_mode == "drop":
+                item.reject_row(self.name, "clips", failure[0], failure[1], row)
+                continue
+            if self.config.write_clip_files:
+                self._write_clip_file(item, row, span, result)
+            kept.append(row)
+        item.clips = kept
+
+    def _filter_failure(self, row: dict[str, Any]) -> tuple[str, str] | None:
+        """(reason, detail with the score) of the first threshold the clip fails, or None."""
+        config = self.config
+        checks = [
+            ("black", row["black_score"] > config.max_black_score, f"black_score={row['black_score']:.3f} > max_black_score={config.max_black_score}"),
+            ("static", row["static_score"] > config.max_static_score, f"static_score={row['static_score']:.3f} > max_static_score={config.max_static_score}"),
+            ("low_quality", row["quality_score"] < config.min_quality_score, f"quality_score={row['quality_score']:.3f} < min_quality_score={config.min_quality_score}"),
+        ]  # fmt: skip
+        return next(((reason, detail) for reason, failed, detail in checks if failed), None)
+
+    def _write_clip_file(
+        self, item: WorkItem, row: dict[str, Any], span: ClipSpan, result: DecodeResult
+    ) -> None:
+        relative = Path("clips") / row["video_id"] / f"{row['clip_id']}.mp4"
+        copy = starts_on_keyframe(span.start_s, result.keyframe_times, result.frame_interval / 2)
+        row["clip_cut"] = cut_clip_file(
+            Path(item.media_path or ""), self.context.out / relative, span,
+            copy=copy, crf=self.config.clip_crf, preset=self.config.clip_preset,
+        )  # fmt: skip
+        row["clip_uri"] = relative.as_posix()
+
+    def _reject_missing(self, item: WorkItem, hole: Any) -> None:
+        row = {
+            "video_id": item.video_id,
+            "start_s": round(hole.start_s, 4),
+            "end_s": round(hole.end_s, 4),
+            "decode_errors": hole.decode_errors,
+        }
+        detail = f"no decodable video in [{hole.start_s:.3f}, {hole.end_s:.3f}) s; {hole.decode_errors} packets failed to decode"
+        item.reject_row(self.name, "clips", hole.reason, detail, row)
+
+    def _set_sampling_plan(self, video: dict[str, Any], duration_s: float) -> None:
+        plan = plan_for(duration_s, self.config.sampling)
+        video["sample_frames"] = plan.frames
+        video["sample_fps"] = float(plan.fps)
+        video["sample_timestamps"] = [float(t) for t in plan.timestamps]
+        video["timestamp_prompt"] = plan.prompt
+
+
+def _clip_row(
+    video_id: str, index: int, span: ClipSpan, fps: float, detector: str
+) -> dict[str, Any]:
+    """A clips row (contract schemas/clips.sql) before scores; caption columns stay null."""
+    start_frame = int(round(span.start_s * fps))
+    return {
+        "clip_id": "c-" + stable_hash(video_id, index),
+        "video_id": video_id,
+        "clip_index": index,
+        "start_s": round(float(span.start_s), 6),
+        "end_s": round(float(span.end_s), 6),
+        "start_frame": start_frame,
+        "end_frame": max(start_frame + 1, int(round(span.end_s * fps))),
+        "shot_boundaries_s": [round(float(t), 6) for t in span.shot_boundaries_s],
+        "detector": detector,
+        "black_score": None,
+        "static_score": None,
+        "quality_score": None,
+        "caption": None,
+        "caption_source": None,
+        "caption_model": None,
+        "attributes": None,
+        "clip_uri": None,
+        "clip_cut": None,
+    }
