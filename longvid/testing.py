@@ -73,13 +73,13 @@ def tiny_train_config(data_root: Path, output_dir: Path, steps: int = 4, **train
         "seed": 0,
         "model": {"preset": "tiny", "compressor": {"name": "hico", "tokens_per_frame": 4}},
         "data": {"root": str(data_root), "splits": ["train"], "workers": 0},
-        "trainer": {"batch_size": 2, "log_every": 1, "save_every": 1000, **trainer},
+        "trainer": {"batch_size": 3, "log_every": 1, "save_every": 1000, **trainer},
         "schedule": {
             "stages": [
                 {
                     "name": "overfit", "train": ["compressor", "projector", "llm"],
                     "min_frames": 4, "max_frames": 8, "steps": steps,
-                    "lr": {"projector": 3e-3, "llm": 3e-3}, "warmup_ratio": 0.0, "min_lr_ratio": 0.1,
+                    "lr": {"projector": 1e-2, "llm": 1e-2}, "warmup_ratio": 0.0, "min_lr_ratio": 0.1,
                 }
             ]
         },

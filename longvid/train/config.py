@@ -1,0 +1,184 @@
+"""Training config: typed sections, a schedule of stages, --set overrides, one validation pass.
+
+Every default the trainer uses is a field here (visible in the YAML files); an unknown
+key, a wrong type or an impossible value is reported with its dotted key, all at once,
+before anything is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from longvid_pipeline.config import ConfigError, build_section, param
+
+from longvid.model.compressors import compressor
+from longvid.model.presets import PRESETS
+from longvid.model.video_llm import PARTS
+
+SCHEDULES_DIR = Path(__file__).parent / "schedules"
+
+
+@dataclass
+class ModelSection:
+    """Which preset, with which compressor (a registry name plus its options)."""
+
+    preset: str = param("tiny", "model preset", choices=tuple(PRESETS))
+    compressor: dict = param({"name": "hico"}, "compressor: {name: hico|slowfast|pool|none, ...options}")
+    encoder_source: str | None = param(None, "vision tower hub id or local path (preset default if null)")
+    llm_source: str | None = param(None, "causal LM hub id or local path (preset default if null)")
+
+
+@dataclass
+class DataSection:
+    """Which qa rows, and how many decode workers per trainer."""
+
+    root: str = param("out", "pipeline output folder holding qa/*.parquet and the media")
+    tasks: list[str] = param([], "qa tasks to train on (empty: all)")
+    splits: list[str] = param(["train"], "qa splits to train on")
+    workers: int = param(2, "DataLoader decode workers per trainer process", min=0)
+
+
+@dataclass
+class TrainerSection:
+    """How the loop runs: backend, scale, precision, batching, logging and checkpoints."""
+
+    backend: str = param("local", "local (in-process) or ray (Ray Train TorchTrainer)", choices=("local", "ray"))
+    num_workers: int = param(1, "Ray Train workers (backend: ray)", min=1)
+    use_gpu: bool = param(False, "one GPU per worker (local: use cuda when available)")
+    strategy: str = param("ddp", "multi-worker wrapping", choices=("ddp", "fsdp"))
+    precision: str = param("bf16", "bf16 autocast on GPU (CPU always runs fp32)", choices=("bf16", "fp32"))
+    batch_size: int = param(1, "samples per micro-batch per worker", min=1)
+    grad_accum: int = param(1, "micro-batches per optimizer step", min=1)
+    gradient_checkpointing: bool = param(False, "recompute activations of encoder and LLM")
+    max_grad_norm: float = param(1.0, "gradient clipping norm (0: off)", min=0.0)
+    weight_decay: float = param(0.0, "AdamW weight decay", min=0.0)
+    log_every: int = param(10, "print and log every N optimizer steps", min=1)
+    save_every: int = param(500, "checkpoint every N optimizer steps (and at the end)", min=1)
+    keep_checkpoints: int = param(2, "how many recent checkpoints to keep", min=1)
+    resume: bool = param(False, "continue from the last checkpoint in output_dir")
+    ray_address: str | None = param(None, "Ray cluster address (null: local or RAY_ADDRESS)")
+
+
+@dataclass
+class StageSection:
+    """One schedule stage: trainable parts, frame range, learning rates, length, LR shape."""
+
+    name: str = param("stage", "stage name (logs, checkpoints)")
+    train: list[str] = param(list(PARTS), f"parts that train: subset of {list(PARTS)}")
+    min_frames: int = param(4, "lower bound on frames per video", min=1)
+    max_frames: int = param(64, "upper bound on frames per video", min=1)
+    lr: dict = param({"projector": 1e-3}, "learning rate per trainable part with parameters")
+    steps: int | None = param(None, "optimizer steps (or give epochs)", min=1)
+    epochs: float | None = param(None, "passes over the stage's rows (when steps is null)", min=0.0)
+    warmup_ratio: float = param(0.03, "linear warmup share of the stage's steps", min=0.0, max=1.0)
+    min_lr_ratio: float = param(0.0, "cosine decay floor as a share of the peak LR", min=0.0, max=1.0)
+    tasks: list[str] | None = param(None, "override data.tasks for this stage")
+
+
+@dataclass
+class Schedule:
+    """The ordered stages (a schedule YAML holds exactly this mapping)."""
+
+    stages: list[StageSection] = param([], "stages, run in order")
+
+
+@dataclass
+class TrainConfig:
+    """A whole training run."""
+
+    output_dir: str = param("runs/longvid", "checkpoints, log.jsonl and the resolved config")
+    seed: int = param(0, "model init and data order seed")
+    model: ModelSection = param(None, "the video LLM")
+    data: DataSection = param(None, "qa shards and decoding")
+    trainer: TrainerSection = param(None, "loop, scale-out and checkpoints")
+    schedule: Schedule = param(None, "stages, or the name/path of a schedule YAML")
+
+
+def _stage_errors(stage: StageSection, key: str) -> list[ConfigError]:
+    errors = [ConfigError(f"{key}.train", f"unknown part {p!r}; known: {list(PARTS)}") for p in stage.train if p not in PARTS]
+    errors += [ConfigError(f"{key}.lr.{p}", f"{p!r} is not a trainable part of this stage") for p in stage.lr if p not in stage.train]
+    errors += [ConfigError(f"{key}.lr.{p}", "learning rate must be a positive number") for p, v in stage.lr.items()
+               if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0]
+    if stage.min_frames > stage.max_frames:
+        errors.append(ConfigError(f"{key}.min_frames", f"{stage.min_frames} > max_frames {stage.max_frames}"))
+    if (stage.steps is None) == (stage.epochs is None):
+        errors.append(ConfigError(f"{key}.steps", "give exactly one of steps and epochs"))
+    return errors
+
+
+def _semantic_errors(config: TrainConfig) -> list[ConfigError]:
+    """Checks across fields: compressor options build, stages are consistent."""
+    errors: list[ConfigError] = []
+    options = dict(config.model.compressor)
+    try:
+        compressor(str(options.pop("name", "")), **options)
+    except (TypeError, ValueError) as exc:
+        errors.append(ConfigError("model.compressor", str(exc)))
+    if not config.schedule.stages:
+        errors.append(ConfigError("schedule.stages", "at least one stage is required"))
+    for index, stage in enumerate(config.schedule.stages):
+        errors += _stage_errors(stage, f"schedule.stages[{index}]")
+    return errors
+
+
+def resolve_schedule(raw: dict[str, Any], base: Path) -> None:
+    """Replace a schedule given by name or path with the YAML's contents (in place)."""
+    schedule = raw.get("schedule")
+    if not isinstance(schedule, str):
+        return
+    candidates = [base / schedule, Path(schedule), SCHEDULES_DIR / f"{schedule}.yaml"]
+    for path in candidates:
+        if path.is_file():
+            raw["schedule"] = yaml.safe_load(path.read_text()) or {}
+            return
+    raise ConfigError("schedule", f"no schedule file {schedule!r} (looked in {[str(p) for p in candidates]})")
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> None:
+    """Apply `key.sub=value` overrides (values parsed as YAML; numeric parts index lists)."""
+    for override in overrides:
+        key, sep, text = override.partition("=")
+        if not sep:
+            raise ConfigError(override, "an override is key=value")
+        *parents, last = key.split(".")
+        node: Any = raw
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        value = yaml.safe_load(text)
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+
+def build_config(raw: dict[str, Any]) -> tuple[TrainConfig, list[ConfigError]]:
+    """Validate a raw mapping; the config is usable only when the error list is empty."""
+    config, errors = build_section(TrainConfig, raw, "config")
+    errors = [ConfigError(e.key.removeprefix("config."), e.message) for e in errors]
+    if not errors:
+        errors = _semantic_errors(config)
+    return config, errors
+
+
+def load_config(path: Path | None, overrides: list[str] = (), raw: dict[str, Any] | None = None) -> TrainConfig:
+    """Read YAML (or take `raw`), resolve the schedule, apply overrides, validate.
+
+    Raises:
+        ValueError: listing every problem, each with its dotted key and the file.
+    """
+    raw = dict(raw) if raw is not None else (yaml.safe_load(Path(path).read_text()) or {})
+    base = Path(path).parent if path else Path.cwd()
+    try:
+        resolve_schedule(raw, base)
+        apply_overrides(raw, list(overrides))
+    except ConfigError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path}: bad override {exc}") from None
+    config, errors = build_config(raw)
+    if errors:
+        raise ValueError(f"{path or 'config'} has {len(errors)} problem(s):\n" + "\n".join(f"  {e}" for e in errors))
+    return config

@@ -1,0 +1,168 @@
+"""The training loop: build the model, then run each schedule stage, logging and saving.
+
+Reads top to bottom: set up (model, resume) -> per stage (data, optimizer, steps) ->
+final checkpoint. One optimizer step = `grad_accum` micro-batches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from longvid.data import FrameRange, QADataset, ResumableSampler, make_loader, read_qa
+from longvid.model import build_preset, compressor
+from longvid.model.video_llm import VideoLLM
+from longvid.train.checkpoint import LoopState, latest_checkpoint, load_optimizer, load_weights, save_checkpoint
+from longvid.train.config import StageSection, TrainConfig
+from longvid.train.runtime import Runtime
+from longvid.train.schedule import stage_optimizer, stage_steps
+
+
+def build_model(config: TrainConfig) -> tuple[VideoLLM, Any]:
+    """Preset + compressor from the config, seeded so every worker starts identical."""
+    torch.manual_seed(config.seed)
+    options = dict(config.model.compressor)
+    name = options.pop("name")
+    sources = {k: v for k, v in (("encoder_source", config.model.encoder_source),
+                                 ("llm_source", config.model.llm_source)) if v}
+    model, tokenizer = build_preset(config.model.preset, compressor(name, **options), **sources)
+    if config.trainer.gradient_checkpointing:
+        model.enable_gradient_checkpointing()
+    return model, tokenizer
+
+
+class RunLog:
+    """Progress lines on stdout and in output_dir/log.jsonl (rank 0 only)."""
+
+    def __init__(self, output_dir: Path, rank: int) -> None:
+        self.path = Path(output_dir) / "log.jsonl"
+        self.rank = rank
+        self.records: list[dict[str, Any]] = []
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        if self.rank != 0:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        print(
+            f"[{record['stage']}] step {record['step']} loss {record['loss']:.4f} lr {record['lr']:.2e} "
+            f"samples/s {record['samples_per_s']:.2f} tokens/sample {record['tokens_per_sample']:.0f}",
+            flush=True,
+        )
+
+
+def _autocast(runtime: Runtime, precision: str) -> contextlib.AbstractContextManager:
+    if runtime.device.type == "cuda" and precision == "bf16":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def optimizer_step(
+    model: nn.Module, batches: Iterator[dict[str, Any]], optimizer: torch.optim.Optimizer,
+    scheduler: Any, config: TrainConfig, runtime: Runtime,
+) -> dict[str, float]:
+    """Accumulate `grad_accum` micro-batches, clip, step; returns loss, samples, tokens."""
+    trainer = config.trainer
+    optimizer.zero_grad(set_to_none=True)
+    loss_sum, samples, tokens = 0.0, 0, 0
+    for micro in range(trainer.grad_accum):
+        batch = next(batches)
+        last = micro == trainer.grad_accum - 1
+        sync = contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
+        with sync, _autocast(runtime, trainer.precision):
+            loss = model(
+                input_ids=batch["input_ids"].to(runtime.device),
+                attention_mask=batch["attention_mask"].to(runtime.device),
+                videos=[video.to(runtime.device) for video in batch["videos"]],
+                labels=batch["labels"].to(runtime.device),
+            ).loss
+            (loss / trainer.grad_accum).backward()
+        loss_sum += loss.item()
+        samples += len(batch["videos"])
+        tokens += int(batch["attention_mask"].sum())
+    if trainer.max_grad_norm > 0:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(params, trainer.max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    return {"loss": loss_sum / trainer.grad_accum, "samples": samples, "tokens": tokens}
+
+
+def _stage_loader(config: TrainConfig, stage: StageSection, index: int, model: VideoLLM, tokenizer: Any,
+                  runtime: Runtime, rows: list[dict[str, Any]], start_step: int) -> Iterator[dict[str, Any]]:
+    """Batches of the stage for this rank, starting after `start_step` optimizer steps."""
+    per_step = config.trainer.batch_size * config.trainer.grad_accum
+    dataset = QADataset(rows, Path(config.data.root), tokenizer, model.num_video_tokens,
+                        model.encoder.frame_spec, FrameRange(stage.min_frames, stage.max_frames))
+    sampler = ResumableSampler(len(rows), seed=config.seed * 1000 + index, rank=runtime.rank,
+                               world=runtime.world, start=start_step * per_step)
+    return iter(make_loader(dataset, config.trainer.batch_size, config.data.workers, sampler, tokenizer.pad_token_id))
+
+
+def train(config: TrainConfig, runtime: Runtime) -> list[dict[str, Any]]:
+    """Run the whole schedule (resuming if asked); returns the logged progress records."""
+    output_dir = Path(config.output_dir)
+    model, tokenizer = build_model(config)
+    checkpoint = latest_checkpoint(output_dir) if config.trainer.resume else None
+    state = load_weights(checkpoint, model) if checkpoint else LoopState()
+    model.to(runtime.device)
+    log, raw_config = RunLog(output_dir, runtime.rank), dataclasses.asdict(config)
+    saved: tuple[Any, Any] | None = None
+    for index in range(state.stage_index, len(config.schedule.stages)):
+        stage = config.schedule.stages[index]
+        rows = read_qa(Path(config.data.root), stage.tasks if stage.tasks is not None else config.data.tasks,
+                       config.data.splits)
+        total = stage_steps(stage, len(rows), config.trainer.batch_size * config.trainer.grad_accum * runtime.world)
+        start = state.stage_step if index == state.stage_index else 0
+        if start >= total:
+            continue
+        optimizer, scheduler = stage_optimizer(model, stage, total, config.trainer.weight_decay)
+        if checkpoint and start > 0:
+            load_optimizer(checkpoint, optimizer, scheduler)
+        wrapped = runtime.wrap(model, config.trainer.strategy)
+        batches = _stage_loader(config, stage, index, model, tokenizer, runtime, rows, start)
+        window_start, window = time.perf_counter(), []
+        for step in range(start, total):
+            window.append(optimizer_step(wrapped, batches, optimizer, scheduler, config, runtime))
+            state = LoopState(state.global_step + 1, index, step + 1)
+            if state.global_step % config.trainer.log_every == 0 or step + 1 == total:
+                elapsed = time.perf_counter() - window_start
+                record = _record(stage, state, window, elapsed, scheduler, runtime.world)
+                log.write(record)
+                runtime.report(record)
+                window_start, window = time.perf_counter(), []
+            if state.global_step % config.trainer.save_every == 0 and runtime.rank == 0:
+                save_checkpoint(output_dir, model, tokenizer, raw_config, state, optimizer, scheduler,
+                                config.trainer.keep_checkpoints)
+        del batches
+        saved = (optimizer, scheduler)
+    if runtime.rank == 0 and saved is not None and not _saved_at(output_dir, state):
+        save_checkpoint(output_dir, model, tokenizer, raw_config, state, *saved, config.trainer.keep_checkpoints)
+    return log.records
+
+
+def _saved_at(output_dir: Path, state: LoopState) -> bool:
+    latest = latest_checkpoint(output_dir)
+    return latest is not None and latest.name.endswith(f"{state.global_step:08d}")
+
+
+def _record(stage: StageSection, state: LoopState, window: list[dict[str, float]], elapsed: float,
+            scheduler: Any, world: int) -> dict[str, Any]:
+    """One progress record over the steps since the last one (samples counted on all ranks)."""
+    samples = sum(item["samples"] for item in window)
+    return {
+        "stage": stage.name, "step": state.global_step, "stage_step": state.stage_step,
+        "loss": window[-1]["loss"], "lr": scheduler.get_last_lr()[0],
+        "samples_per_s": samples * world / max(elapsed, 1e-9),
+        "tokens_per_sample": sum(item["tokens"] for item in window) / max(samples, 1),
+    }
