@@ -67,20 +67,20 @@ def _duration_s(container: av.container.InputContainer, stream: av.video.stream.
     return 0.0
 
 
-def _rotation(stream: av.video.stream.VideoStream) -> int:
-    """Rotation in degrees from the display matrix side data or the legacy rotate tag."""
+def _rotation(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
+    """Rotation in degrees: the legacy `rotate` tag, else the display matrix that PyAV
+    (18+) exposes only on decoded frames, so the first frame is decoded (cheap)."""
     tag = stream.metadata.get("rotate")
     if tag:
         try:
             return int(float(tag)) % 360
         except ValueError:
             return 0
-    for side_data in getattr(stream, "side_data", {}) or {}:
-        if "DISPLAYMATRIX" in str(side_data).upper():
-            try:
-                return int(round(float(stream.side_data[side_data]))) % 360
-            except (TypeError, ValueError):
-                return 0
+    try:
+        for frame in container.decode(stream):
+            return int(round(getattr(frame, "rotation", 0) or 0)) % 360
+    except av.error.FFmpegError:
+        return 0
     return 0
 
 
@@ -97,15 +97,17 @@ def probe(path: str | Path) -> MediaInfo:
         audio = container.streams.audio[0] if container.streams.audio else None
         rate = video.average_rate or video.guessed_rate or video.base_rate or Fraction(0)
         codec = video.codec_context
+        duration_s = _duration_s(container, video)
+        frame_count = int(video.frames) if video.frames else None
         return MediaInfo(
-            duration_s=_duration_s(container, video),
+            duration_s=duration_s,
             fps=float(rate),
             width=int(codec.width or 0),
             height=int(codec.height or 0),
             video_codec=codec.name,
             audio_codec=audio.codec_context.name if audio else None,
-            frame_count=int(video.frames) if video.frames else None,
-            rotation=_rotation(video),
+            frame_count=frame_count,
+            rotation=_rotation(container, video),
             container=container.format.name,
             video_bitrate=int(codec.bit_rate) if codec.bit_rate else None,
         )
