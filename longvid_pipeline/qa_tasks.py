@@ -317,7 +317,7 @@ def counting_questions(timeline: Timeline) -> list[Candidate]:
     by_object: dict[str, list[Event]] = defaultdict(list)
     by_action: dict[str, list[Event]] = defaultdict(list)
     for event in _with_fields(timeline.events, "color", "shape"):
-        by_object[f"{event.color} {event.shape}"].append(event)
+        by_object[_object(event)].append(event)
     for event in _with_fields(timeline.events, "action"):
         by_action[base_form(event.action or "")].append(event)
     questions = [
@@ -356,16 +356,11 @@ def relationship_questions(timeline: Timeline) -> list[Candidate]:
             if other is None:
                 continue
             first, last = (event, other) if after else (other, event)
-            found.append(
-                Candidate(
-                    f"relationship/{variant}",
-                    f"What happens right {variant} {_quote(event)}?",
-                    _sentence(other),
-                    first.start_s,
-                    last.end_s,
-                    others(captions, _sentence(other)),
-                )
-            )
+            question = f"What happens right {variant} {_quote(event)}?"
+            answer = _sentence(other)
+            span = (first.start_s, last.end_s)
+            wrong = others(captions, answer)
+            found.append(Candidate(f"relationship/{variant}", question, answer, *span, wrong))
     return found
 
 
@@ -379,21 +374,32 @@ def _first_of(earlier: Event, later: Event) -> Candidate:
 
 
 def understanding_questions(timeline: Timeline) -> list[Candidate]:
-    """Attributes: what an object does in a given scene; what color the object doing X is."""
+    """Attributes: what an object does or which color it has, named by scene, action or look."""
     if not (timeline.complete and timeline.structured):
         return []
     events = timeline.events
     actions = [_does(e) for e in _with_fields(events, "action")]
     colors = [e.color or "" for e in _with_fields(events, "color")]
     found = []
-    for event in _in_one_scene(_with_fields(events, "shape", "action", "background")):
+    for event in _in_one_scene(_with_fields(events, "shape", "color", "action", "background")):
         scene = f"the scene with the {event.background} background"
         question = f"What does the {event.shape} do in {scene}?"
-        found.append(_attribute_candidate("scene", question, event, _does(event), actions))
+        found.append(_attribute_candidate("scene_action", question, event, _does(event), actions))
+        question = f"What color is the {event.shape} in {scene}?"
+        found.append(
+            _attribute_candidate("scene_color", question, event, event.color or "", colors)
+        )
     for event in unique_by(_with_fields(events, "action", "color"), _does):
         question = f"What color is the object that {_does(event)}?"
         found.append(_attribute_candidate("color", question, event, event.color or "", colors))
+    for event in unique_by(_with_fields(events, "action", "color", "shape"), _object):
+        question = f"What does the {_object(event)} do in the video?"
+        found.append(_attribute_candidate("object_action", question, event, _does(event), actions))
     return found
+
+
+def _object(event: Event) -> str:
+    return f"{event.color} {event.shape}"
 
 
 def _does(event: Event) -> str:

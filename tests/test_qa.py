@@ -16,6 +16,7 @@ import pytest
 from longvid_pipeline.config import build_section
 from longvid_pipeline.item import WorkItem
 from longvid_pipeline.qa_tasks import TASKS, base_form, third_person
+from longvid_pipeline.sampling import TIMESTAMP_PROMPT
 from longvid_pipeline.schemas import arrow_schema, row_problem
 from longvid_pipeline.stage import RunContext
 from longvid_pipeline.stages.caption import CaptionConfig, CaptionStage
@@ -23,7 +24,7 @@ from longvid_pipeline.stages.qa import QAConfig, QAStage, split_for
 
 VIDEO_ID = "v-qa0000000000000"
 DURATION_S = 60.0
-PROMPT = "The video lasts for 60.00 seconds, and 64 frames are uniformly sampled from it."
+PROMPT = TIMESTAMP_PROMPT.format(duration=DURATION_S, frames=64)
 BACKGROUNDS = ["blue", "green", "gray", "yellow", "blue", "purple"]  # blue twice: ambiguous scene
 EVENTS = [  # index, scene, start, end, shape, color, action
     (0, 0, 1.0, 4.0, "circle", "red", "bounces"),
@@ -110,18 +111,21 @@ def captioned_item(
     clip_spans: list[tuple[float, float]],
     backend: str = "annotations",
     subtitles: list[dict[str, Any]] | None = None,
+    annotations: dict[str, Any] | None = None,
+    duration_s: float = DURATION_S,
 ) -> WorkItem:
+    """An item as the segment stage leaves it, captioned by the real caption stage."""
     item = WorkItem(input_id="in-qa", source={"url": "demo://1"}, source_kind="demo")
     item.video = {
         "video_id": VIDEO_ID,
         "uri": "media/v-qa.mp4",
-        "duration_s": DURATION_S,
+        "duration_s": duration_s,
         "sample_frames": 64,
         "sample_fps": 1.0,
-        "sample_timestamps": [round((i + 0.5) * DURATION_S / 64, 4) for i in range(64)],
-        "timestamp_prompt": PROMPT,
+        "sample_timestamps": [round((i + 0.5) * duration_s / 64, 4) for i in range(64)],
+        "timestamp_prompt": TIMESTAMP_PROMPT.format(duration=duration_s, frames=64),
     }
-    item.annotations = sidecar()
+    item.annotations = annotations or sidecar()
     item.subtitles = subtitles or []
     item.clips = [clip_row(i, start, end) for i, (start, end) in enumerate(clip_spans)]
     config, errors = build_section(CaptionConfig, {"backend": backend}, "stages.caption")
@@ -162,13 +166,13 @@ def test_rows_fit_the_contract_and_cover_every_task(rows: list[dict[str, Any]]) 
     assert [row_problem(row, schema) for row in rows] == [None] * len(rows)
     counts = Counter(row["task"] for row in rows)
     # Derived by hand: 6 clips + 1 dense; 10 uniquely named events x 2 forms; 10 objects +
-    # 7 actions; 44 ordered pairs + 7 "after" + 8 "before"; 8 scene questions + 3 colors.
+    # 7 actions; 44 ordered pairs + 7 "after" + 8 "before"; 8 scenes x 2 + 3 colors + 9 objects.
     assert counts == {
         "caption": 7,
         "grounding": 20,
         "counting": 17,
         "relationship": 59,
-        "understanding": 11,
+        "understanding": 28,
     }
     assert len({row["qa_id"] for row in rows}) == len(rows)
     assert {row["split"] for row in rows} == {split_for(VIDEO_ID, 0.05, 0.05)}
@@ -250,22 +254,34 @@ def test_relationship_answers_follow_event_order(rows: list[dict[str, Any]]) -> 
             assert row["answer"] == max(preceding, key=lambda e: e["end_s"])["caption"]
 
 
+UNDERSTANDING = {  # question pattern -> (sidecar fields the groups name, field answered)
+    r"What color is the object that (.+)\?": (("action",), "color"),
+    r"What does the (\w+) (\w+) do in the video\?": (("color", "shape"), "action"),
+    r"What does the (\w+) do in the scene with the (\w+) background\?": (
+        ("shape", "background"),
+        "action",
+    ),
+    r"What color is the (\w+) in the scene with the (\w+) background\?": (
+        ("shape", "background"),
+        "color",
+    ),
+}
+
+
 def test_understanding_answers_match_the_sidecar(rows: list[dict[str, Any]]) -> None:
+    background = {e["index"]: BACKGROUNDS[e["scene_index"]] for e in truth()}
+    variants = set()
     for row in of_task(rows, "understanding"):
-        color_of = re.fullmatch(r"What color is the object that (.+)\?", row["question"])
-        doing = re.fullmatch(
-            r"What does the (\w+) do in the scene with the (\w+) background\?", row["question"]
+        (pattern, (fields, answered)), match = next(
+            (item, re.fullmatch(item[0], row["question"]))
+            for item in UNDERSTANDING.items()
+            if re.fullmatch(item[0], row["question"])
         )
-        if color_of:
-            matches = [e for e in truth() if e["action"] == color_of.group(1)]
-            assert [e["color"] for e in matches] == [row["answer"]]
-        else:
-            assert doing, row["question"]
-            scenes = [i for i, b in enumerate(BACKGROUNDS) if b == doing.group(2)]
-            matches = [
-                e for e in truth() if e["scene_index"] in scenes and e["shape"] == doing.group(1)
-            ]
-            assert [e["action"] for e in matches] == [row["answer"]]
+        variants.add(pattern)
+        facts = [{**e, "background": background[e["index"]]} for e in truth()]
+        matches = [e for e in facts if tuple(e[f] for f in fields) == match.groups()]
+        assert [e[answered] for e in matches] == [row["answer"]], row["question"]
+    assert len(variants) == len(UNDERSTANDING)
 
 
 def test_ambiguous_questions_are_skipped(rows: list[dict[str, Any]]) -> None:
@@ -381,3 +397,35 @@ def test_verb_forms() -> None:
         "flashes",
         "slides left",
     ]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_real_demo_world_sidecars_give_true_answers(seed: int) -> None:
+    from longvid_pipeline.demo_world import plan_video
+
+    plan = plan_video(
+        "demo", duration_s=180.0, seed=seed, width=320, height=240, fps=10,
+        min_scene_s=4.0, max_scene_s=20.0,
+    )  # fmt: skip
+    scenes = [(scene["start_s"], scene["end_s"]) for scene in plan["scenes"]]
+    rows = run_qa(captioned_item(scenes, annotations=plan, duration_s=plan["duration_s"]))
+    schema = arrow_schema("qa")
+    assert [row_problem(row, schema) for row in rows] == [None] * len(rows)
+    assert set(Counter(row["task"] for row in rows)) == set(TASKS)
+    events = plan["events"]
+    for row in of_task(rows, "counting"):
+        obj = re.fullmatch(
+            r"How many times does an? (\w+) (\w+) appear in the video\?", row["question"]
+        )
+        verb = re.fullmatch(r"How many times does an object (\w+) in the video\?", row["question"])
+        if obj:
+            expected = sum(1 for e in events if (e["color"], e["shape"]) == obj.groups())
+        else:
+            expected = sum(1 for e in events if e["action"] == verb.group(1) + "s")
+        assert row["answer"] == str(expected)
+    for row in of_task(rows, "grounding"):
+        phrase = re.search(r'"(.+)"', row["question"]).group(1)
+        named = [e for e in events if e["caption"].rstrip(".").lower() == phrase]
+        assert [(e["start_s"], e["end_s"]) for e in named] == [
+            (row["evidence_start_s"], row["evidence_end_s"])
+        ]
