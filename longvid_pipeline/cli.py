@@ -66,7 +66,7 @@ def format_summary(manifest: dict[str, Any], wall_s: float, todo: int) -> str:
     inputs, counts = manifest["inputs"], manifest["counts"]
     stage_cpu = sum(stage.get("cpu_s", 0.0) for stage in manifest["stages"].values())
     lines = [
-        f"longvid: {manifest['recipe']['name']} -> {manifest['recipe']['out']}",
+        f"longvid: {manifest['recipe']['name']} -> {manifest['out']}",
         f"  run: {wall_s:.1f} s wall, {todo} inputs processed this run",
         f"  inputs: {inputs['total']} = {inputs['kept']} kept + {inputs['rejected']} rejected"
         + (f" + {inputs['pending']} pending" if inputs["pending"] else ""),

@@ -92,6 +92,7 @@ def write_manifest(out: Path, recipe: Recipe, input_ids: list[str], run_record: 
     stage_order = [spec.name for spec in recipe.stages]
     pending = len(input_ids) - counts["inputs_kept"] - counts["inputs_rejected"]
     manifest = {
+        "out": str(out),
         "recipe": recipe_as_data(recipe),
         "versions": package_versions(),
         "updated_at": time.time(),

@@ -10,6 +10,7 @@ range, unknown stages or stages out of order all come back together in one
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,3 +205,43 @@ def recipe_as_data(recipe: Recipe) -> dict[str, Any]:
         "stages": {spec.name: {**dataclasses.asdict(spec.config), "resources": dataclasses.asdict(spec.resources)}
                    for spec in recipe.stages},
     }
+
+
+def _field_help(cls: type) -> dict[str, tuple[str, type | None]]:
+    hints = typing.get_type_hints(cls)
+    return {
+        f.name: (f.metadata.get("help", ""), hints[f.name] if dataclasses.is_dataclass(hints[f.name]) else None)
+        for f in dataclasses.fields(cls)
+    }
+
+
+def _render(data: dict[str, Any], cls: type | None, indent: int) -> list[str]:
+    """YAML lines for `data`, each key commented with its help text from `cls`."""
+    helps = _field_help(cls) if cls else {}
+    lines = []
+    pad = "  " * indent
+    for key, value in data.items():
+        help_text, sub_cls = helps.get(key, ("", None))
+        comment = f"  # {help_text}" if help_text else ""
+        if isinstance(value, dict) and value:
+            lines.append(f"{pad}{key}:{comment}")
+            lines.extend(_render(value, sub_cls, indent + 1))
+        else:
+            rendered = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
+            rendered = rendered.removesuffix("\n...").removesuffix("...").strip()
+            lines.append(f"{pad}{key}: {rendered}{comment}")
+    return lines
+
+
+def render_recipe(data: dict[str, Any]) -> str:
+    """A recipe as commented YAML: every key with the help text its config field carries."""
+    top = {key: value for key, value in data.items() if key != "stages"}
+    lines = _render(top, _Top, 0)
+    lines.append("stages:  # in order; each stage's parameters, plus resources")
+    for name, params in data.get("stages", {}).items():
+        lines.append(f"  {name}:")
+        stage_params = {key: value for key, value in params.items() if key != "resources"}
+        lines.extend(_render(stage_params, stage_class(name).Config, 2))
+        lines.append("    resources:")
+        lines.extend(_render(params.get("resources", {}), Resources, 3))
+    return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ Stateless stages (`uses_actor = False`) run as Ray tasks; stages that load somet
 
 from __future__ import annotations
 
+import resource
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -22,6 +23,12 @@ import numpy as np
 
 from longvid_pipeline.config import param
 from longvid_pipeline.item import ITEM_COLUMN, WorkItem
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (ffmpeg runs as a child)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 class Reject(Exception):
@@ -87,7 +94,7 @@ class Stage:
             self._ready = True
         account = item.account(self.name)
         account.inputs += 1
-        wall0, cpu0 = time.perf_counter(), time.process_time()
+        wall0, cpu0 = time.perf_counter(), cpu_seconds()
         try:
             item = self.process(item)
         except Reject as rejection:
@@ -98,7 +105,7 @@ class Stage:
             item.reject_input(self.name, f"error_{type(exc).__name__}", detail)
         account = item.account(self.name)
         account.wall_s += time.perf_counter() - wall0
-        account.cpu_s += time.process_time() - cpu0
+        account.cpu_s += cpu_seconds() - cpu0
         if item.alive:
             account.passed += 1
         else:
