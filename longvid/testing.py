@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from longvid_pipeline.media import run_ffmpeg
 from longvid_pipeline.sampling import SamplingConfig, plan_for
 from longvid_pipeline.schemas import arrow_schema
@@ -24,29 +25,57 @@ DEMO_QA = (
 )
 
 
-def make_video(path: Path, source: str = "testsrc", seconds: float = 4.0, size: str = "160x120") -> Path:
+def make_video(
+    path: Path, source: str = "testsrc", seconds: float = 4.0, size: str = "160x120"
+) -> Path:
     """Encode an H.264 test pattern (lavfi `source`) to `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    run_ffmpeg([
-        "-f", "lavfi", "-i", f"{source}=duration={seconds}:size={size}:rate=10",
-        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10", str(path),
-    ])
+    run_ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            f"{source}=duration={seconds}:size={size}:rate=10",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "10",
+            str(path),
+        ]
+    )
     return path
 
 
-def qa_row(video_uri: str, duration_s: float, task: str, question: str, answer: str, split: str) -> dict[str, Any]:
+def qa_row(
+    video_uri: str, duration_s: float, task: str, question: str, answer: str, split: str
+) -> dict[str, Any]:
     """A qa row that satisfies the contract, with a 2 fps plan of 4..8 frames."""
     plan = plan_for(duration_s, SamplingConfig(fps=2.0, min_frames=4, max_frames=8, multiple=4))
     video_id = hashlib.sha1(video_uri.encode()).hexdigest()[:16]
     return {
         "qa_id": hashlib.sha1(f"{video_id}|{task}|{question}".encode()).hexdigest()[:16],
-        "video_id": video_id, "video_uri": video_uri, "video_duration_s": duration_s,
-        "task": task, "question": question, "answer": answer, "options": None, "answer_index": None,
-        "evidence_start_s": 0.0, "evidence_end_s": duration_s,
-        "sample_frames": plan.frames, "sample_fps": plan.fps, "sample_timestamps": plan.timestamps,
+        "video_id": video_id,
+        "video_uri": video_uri,
+        "video_duration_s": duration_s,
+        "task": task,
+        "question": question,
+        "answer": answer,
+        "options": None,
+        "answer_index": None,
+        "evidence_start_s": 0.0,
+        "evidence_end_s": duration_s,
+        "sample_frames": plan.frames,
+        "sample_fps": plan.fps,
+        "sample_timestamps": plan.timestamps,
         "timestamp_prompt": plan.prompt,
-        "conversations": [{"from": "human", "value": f"<video>\n{question}"}, {"from": "gpt", "value": answer}],
-        "generator": "longvid.testing/1", "split": split,
+        "conversations": [
+            {"from": "human", "value": f"<video>\n{question}"},
+            {"from": "gpt", "value": answer},
+        ],
+        "generator": "longvid.testing/1",
+        "split": split,
     }
 
 
@@ -62,11 +91,15 @@ def make_demo_shards(out: Path, videos: int = 3, seconds: float = 4.0) -> list[d
         split = "val" if index == videos - 1 and videos > 1 else "train"
         rows += [qa_row(uri, seconds, task, f"{q} ({source})", a, split) for task, q, a in DEMO_QA]
     (Path(out) / "qa").mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema("qa")), Path(out) / "qa" / "part-0.parquet")
+    pq.write_table(
+        pa.Table.from_pylist(rows, schema=arrow_schema("qa")), Path(out) / "qa" / "part-0.parquet"
+    )
     return rows
 
 
-def tiny_train_config(data_root: Path, output_dir: Path, steps: int = 4, **trainer: Any) -> dict[str, Any]:
+def tiny_train_config(
+    data_root: Path, output_dir: Path, steps: int = 4, **trainer: Any
+) -> dict[str, Any]:
     """A complete training config for the tiny preset: one all-parts stage of `steps` steps."""
     return {
         "output_dir": str(output_dir),
@@ -77,9 +110,14 @@ def tiny_train_config(data_root: Path, output_dir: Path, steps: int = 4, **train
         "schedule": {
             "stages": [
                 {
-                    "name": "overfit", "train": ["compressor", "projector", "llm"],
-                    "min_frames": 4, "max_frames": 8, "steps": steps,
-                    "lr": {"projector": 1e-2, "llm": 1e-2}, "warmup_ratio": 0.0, "min_lr_ratio": 0.1,
+                    "name": "overfit",
+                    "train": ["compressor", "projector", "llm"],
+                    "min_frames": 4,
+                    "max_frames": 8,
+                    "steps": steps,
+                    "lr": {"projector": 1e-2, "llm": 1e-2},
+                    "warmup_ratio": 0.0,
+                    "min_lr_ratio": 0.1,
                 }
             ]
         },

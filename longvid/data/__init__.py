@@ -6,7 +6,17 @@ from longvid.data.samples import IGNORE_INDEX, build_messages, tokenize_conversa
 from longvid.data.shards import qa_shard_files, read_qa
 
 __all__ = [
-    "IGNORE_INDEX", "FrameRange", "QADataset", "ResumableSampler", "build_messages", "collate",
-    "decode_frames", "make_loader", "normalize", "qa_shard_files", "read_qa", "resample_plan",
+    "IGNORE_INDEX",
+    "FrameRange",
+    "QADataset",
+    "ResumableSampler",
+    "build_messages",
+    "collate",
+    "decode_frames",
+    "make_loader",
+    "normalize",
+    "qa_shard_files",
+    "read_qa",
+    "resample_plan",
     "tokenize_conversation",
 ]

@@ -57,7 +57,11 @@ class QADataset(Dataset):
         row = self.rows[index]
         bounds = self.frame_range
         timestamps, prompt = resample_plan(
-            row["sample_timestamps"], row["timestamp_prompt"], bounds.min_frames, bounds.max_frames, bounds.multiple
+            row["sample_timestamps"],
+            row["timestamp_prompt"],
+            bounds.min_frames,
+            bounds.max_frames,
+            bounds.multiple,
         )
         frames = decode_frames(self.root / row["video_uri"], timestamps, self.frame_spec.image_size)
         input_ids, labels = tokenize_conversation(
@@ -120,6 +124,11 @@ class _Collate:
         return collate(samples, self.pad_id)
 
 
+def _single_thread_worker(_worker_id: int) -> None:
+    """Decode workers run one torch thread each so they do not fight the trainer for cores."""
+    torch.set_num_threads(1)
+
+
 def make_loader(
     dataset: QADataset, batch_size: int, workers: int, sampler: ResumableSampler, pad_id: int
 ) -> DataLoader:
@@ -132,4 +141,5 @@ def make_loader(
         collate_fn=_Collate(pad_id),
         prefetch_factor=2 if workers else None,
         persistent_workers=False,
+        worker_init_fn=_single_thread_worker if workers else None,
     )

@@ -56,10 +56,14 @@ def decode_frames(path: str | Path, timestamps: list[float], size: int) -> np.nd
         for index in order:
             target = timestamps[index]
             if position is not None and last is not None and target <= position:
-                frames[index] = last  # sorted targets: the held frame is the first at/after this one
+                frames[index] = (
+                    last  # sorted targets: the held frame is the first at/after this one
+                )
                 continue
             if decoder is None or position is None or target - position > SEEK_GAP_S:
-                container.seek(int(max(target - 0.5, 0) / stream.time_base), stream=stream, backward=True)
+                container.seek(
+                    int(max(target - 0.5, 0) / stream.time_base), stream=stream, backward=True
+                )
                 decoder = container.decode(stream)
             for frame in decoder:
                 position = float(frame.time or 0.0)

@@ -17,7 +17,9 @@ IGNORE_INDEX = -100
 ROLES = {"human": "user", "gpt": "assistant"}
 
 
-def build_messages(conversations: list[dict[str, str]], timestamp_prompt: str) -> list[dict[str, str]]:
+def build_messages(
+    conversations: list[dict[str, str]], timestamp_prompt: str
+) -> list[dict[str, str]]:
     """Chat messages from LLaVA-style turns, the timestamp prompt right after <video>."""
     messages = []
     for turn in conversations:
@@ -58,11 +60,15 @@ def tokenize_conversation(
     return _expand_video(ids, labels, tokenizer.convert_tokens_to_ids(VIDEO_TOKEN), video_tokens)
 
 
-def _expand_video(ids: list[int], labels: list[int], video_id: int, count: int) -> tuple[list[int], list[int]]:
+def _expand_video(
+    ids: list[int], labels: list[int], video_id: int, count: int
+) -> tuple[list[int], list[int]]:
     """Replace the one <video> id with `count` copies (never labelled)."""
     positions = [index for index, token in enumerate(ids) if token == video_id]
     if len(positions) != 1:
-        raise ValueError(f"expected exactly one {VIDEO_TOKEN} in the conversation, found {len(positions)}")
+        raise ValueError(
+            f"expected exactly one {VIDEO_TOKEN} in the conversation, found {len(positions)}"
+        )
     at = positions[0]
     expanded_ids = ids[:at] + [video_id] * count + ids[at + 1 :]
     expanded_labels = labels[:at] + [IGNORE_INDEX] * count + labels[at + 1 :]

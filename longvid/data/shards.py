@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
 from longvid_pipeline.schemas import arrow_schema
 
 
@@ -19,10 +20,14 @@ def qa_shard_files(out: Path) -> list[Path]:
     """Finished shard files under OUT/qa (temporary '.name' / '*.tmp' files are not data)."""
     folder = Path(out) / "qa"
     files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-    return [path for path in files if not path.name.startswith(".") and not path.name.endswith(".tmp")]
+    return [
+        path for path in files if not path.name.startswith(".") and not path.name.endswith(".tmp")
+    ]
 
 
-def read_qa(out: Path, tasks: list[str] | None = None, splits: list[str] | None = None) -> list[dict[str, Any]]:
+def read_qa(
+    out: Path, tasks: list[str] | None = None, splits: list[str] | None = None
+) -> list[dict[str, Any]]:
     """QA rows of OUT matching `tasks` and `splits` (None or empty: all), sorted by qa_id.
 
     Raises:
@@ -38,5 +43,7 @@ def read_qa(out: Path, tasks: list[str] | None = None, splits: list[str] | None 
     if splits:
         table = table.filter(pc.is_in(table["split"], pa.array(splits)))
     if table.num_rows == 0:
-        raise FileNotFoundError(f"no qa rows in {len(files)} shard(s) of {out} with tasks={tasks} splits={splits}")
+        raise FileNotFoundError(
+            f"no qa rows in {len(files)} shard(s) of {out} with tasks={tasks} splits={splits}"
+        )
     return sorted(table.to_pylist(), key=lambda row: row["qa_id"])

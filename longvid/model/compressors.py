@@ -72,7 +72,10 @@ class SlowFastCompressor(TokenCompressor):
     """
 
     def __init__(
-        self, slow_frames: int = 8, slow_kernel: tuple[int, int] = (1, 2), fast_grid: tuple[int, int] = (4, 4)
+        self,
+        slow_frames: int = 8,
+        slow_kernel: tuple[int, int] = (1, 2),
+        fast_grid: tuple[int, int] = (4, 4),
     ) -> None:
         super().__init__()
         self.slow_frames = slow_frames
@@ -111,7 +114,9 @@ class HiCoCompressor(TokenCompressor):
     frames removes temporal redundancy as well as spatial.
     """
 
-    def __init__(self, tokens_per_frame: int = 16, clip_frames: int = 4, max_ratio: float = 0.5) -> None:
+    def __init__(
+        self, tokens_per_frame: int = 16, clip_frames: int = 4, max_ratio: float = 0.5
+    ) -> None:
         super().__init__()
         self.tokens_per_frame = tokens_per_frame
         self.clip_frames = clip_frames

@@ -16,7 +16,10 @@ from transformers.models.auto.modeling_auto import MODEL_MAPPING
 # Normalization each tower family was trained with (SigLIP: [-1, 1]; CLIP: OpenAI stats).
 NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "siglip_vision_model": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
-    "clip_vision_model": ((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)),
+    "clip_vision_model": (
+        (0.48145466, 0.4578275, 0.40821073),
+        (0.26862954, 0.26130258, 0.27577711),
+    ),
 }
 
 
@@ -61,7 +64,9 @@ class VisionEncoder(nn.Module):
         """Patch tokens of the chosen layer, without a class token if the tower has one."""
         wants_hidden = self.feature_layer != -1
         outputs = self.tower(pixel_values=pixel_values, output_hidden_states=wants_hidden)
-        tokens = outputs.hidden_states[self.feature_layer] if wants_hidden else outputs.last_hidden_state
+        tokens = (
+            outputs.hidden_states[self.feature_layer] if wants_hidden else outputs.last_hidden_state
+        )
         patches = self.grid[0] * self.grid[1]
         return tokens[:, -patches:] if tokens.shape[1] == patches + 1 else tokens
 

@@ -35,7 +35,9 @@ def add_video_token(tokenizer: PreTrainedTokenizerBase) -> int:
     return tokenizer.convert_tokens_to_ids(VIDEO_TOKEN)
 
 
-def tiny_tokenizer(vocab_size: int = 384, corpus: tuple[str, ...] = TINY_CORPUS) -> PreTrainedTokenizerFast:
+def tiny_tokenizer(
+    vocab_size: int = 384, corpus: tuple[str, ...] = TINY_CORPUS
+) -> PreTrainedTokenizerFast:
     """A byte-level BPE with ChatML special tokens and <video>, trained on `corpus`."""
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", VIDEO_TOKEN]
     backend = Tokenizer(models.BPE())

@@ -23,7 +23,9 @@ class VideoTokenMismatch(ValueError):
 
 def projector(encoder_width: int, llm_width: int) -> nn.Sequential:
     """Linear-GELU-Linear from encoder width to LLM width (the LLaVA-style MLP connector)."""
-    return nn.Sequential(nn.Linear(encoder_width, llm_width), nn.GELU(), nn.Linear(llm_width, llm_width))
+    return nn.Sequential(
+        nn.Linear(encoder_width, llm_width), nn.GELU(), nn.Linear(llm_width, llm_width)
+    )
 
 
 class VideoLLM(nn.Module):
@@ -96,11 +98,16 @@ class VideoLLM(nn.Module):
     def enable_gradient_checkpointing(self) -> None:
         """Recompute encoder and LLM activations in backward to fit longer videos."""
         for module in (self.encoder.tower, self.llm):
-            module.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            module.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
 
 
 def video_llm(
-    encoder: VisionEncoder, compressor: TokenCompressor, llm: nn.Module, video_token_id: int,
+    encoder: VisionEncoder,
+    compressor: TokenCompressor,
+    llm: nn.Module,
+    video_token_id: int,
     connector: nn.Module | None = None,
 ) -> VideoLLM:
     """Generic builder: assemble parts; the projector defaults to Linear-GELU-Linear."""

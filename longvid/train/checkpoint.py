@@ -30,8 +30,14 @@ class LoopState:
 
 
 def save_checkpoint(
-    output_dir: Path, model: VideoLLM, tokenizer: Any, config: dict[str, Any], state: LoopState,
-    optimizer: torch.optim.Optimizer, scheduler: Any, keep: int,
+    output_dir: Path,
+    model: VideoLLM,
+    tokenizer: Any,
+    config: dict[str, Any],
+    state: LoopState,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    keep: int,
 ) -> Path:
     """Write step-NNNNNNNN/ atomically and prune all but the `keep` newest."""
     root = Path(output_dir) / "checkpoints"
@@ -42,7 +48,10 @@ def save_checkpoint(
     save_model(model, str(temp / "model.safetensors"))
     (temp / "config.json").write_text(json.dumps(config, indent=2))
     (temp / "state.json").write_text(json.dumps(asdict(state)))
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, temp / "optimizer.pt")
+    torch.save(
+        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+        temp / "optimizer.pt",
+    )
     tokenizer.save_pretrained(str(temp / "tokenizer"))
     shutil.rmtree(final, ignore_errors=True)
     temp.rename(final)

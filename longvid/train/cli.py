@@ -17,11 +17,18 @@ from longvid.train.config import load_config
 def parser() -> argparse.ArgumentParser:
     """The command line: a config file, overrides, resume."""
     command = argparse.ArgumentParser(
-        prog="longvid.train", description="Train a long-video LLM on longvid qa shards (multi-stage schedule)."
+        prog="longvid.train",
+        description="Train a long-video LLM on longvid qa shards (multi-stage schedule).",
     )
     command.add_argument("config", type=Path, help="training config YAML")
-    command.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                         help="override a config value, e.g. --set trainer.batch_size=4 (repeatable)")
+    command.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set trainer.batch_size=4 (repeatable)",
+    )
     command.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     return command
 

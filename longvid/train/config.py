@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from longvid_pipeline.config import ConfigError, build_section, param
 
 from longvid.model.compressors import compressor
 from longvid.model.presets import PRESETS
 from longvid.model.video_llm import PARTS
+from longvid_pipeline.config import ConfigError, build_section, param
 
 SCHEDULES_DIR = Path(__file__).parent / "schedules"
 
@@ -26,8 +26,12 @@ class ModelSection:
     """Which preset, with which compressor (a registry name plus its options)."""
 
     preset: str = param("tiny", "model preset", choices=tuple(PRESETS))
-    compressor: dict = param({"name": "hico"}, "compressor: {name: hico|slowfast|pool|none, ...options}")
-    encoder_source: str | None = param(None, "vision tower hub id or local path (preset default if null)")
+    compressor: dict = param(
+        {"name": "hico"}, "compressor: {name: hico|slowfast|pool|none, ...options}"
+    )
+    encoder_source: str | None = param(
+        None, "vision tower hub id or local path (preset default if null)"
+    )
     llm_source: str | None = param(None, "causal LM hub id or local path (preset default if null)")
 
 
@@ -45,11 +49,15 @@ class DataSection:
 class TrainerSection:
     """How the loop runs: backend, scale, precision, batching, logging and checkpoints."""
 
-    backend: str = param("local", "local (in-process) or ray (Ray Train TorchTrainer)", choices=("local", "ray"))
+    backend: str = param(
+        "local", "local (in-process) or ray (Ray Train TorchTrainer)", choices=("local", "ray")
+    )
     num_workers: int = param(1, "Ray Train workers (backend: ray)", min=1)
     use_gpu: bool = param(False, "one GPU per worker (local: use cuda when available)")
     strategy: str = param("ddp", "multi-worker wrapping", choices=("ddp", "fsdp"))
-    precision: str = param("bf16", "bf16 autocast on GPU (CPU always runs fp32)", choices=("bf16", "fp32"))
+    precision: str = param(
+        "bf16", "bf16 autocast on GPU (CPU always runs fp32)", choices=("bf16", "fp32")
+    )
     batch_size: int = param(1, "samples per micro-batch per worker", min=1)
     grad_accum: int = param(1, "micro-batches per optimizer step", min=1)
     gradient_checkpointing: bool = param(False, "recompute activations of encoder and LLM")
@@ -74,7 +82,9 @@ class StageSection:
     steps: int | None = param(None, "optimizer steps (or give epochs)", min=1)
     epochs: float | None = param(None, "passes over the stage's rows (when steps is null)", min=0.0)
     warmup_ratio: float = param(0.03, "linear warmup share of the stage's steps", min=0.0, max=1.0)
-    min_lr_ratio: float = param(0.0, "cosine decay floor as a share of the peak LR", min=0.0, max=1.0)
+    min_lr_ratio: float = param(
+        0.0, "cosine decay floor as a share of the peak LR", min=0.0, max=1.0
+    )
     tasks: list[str] | None = param(None, "override data.tasks for this stage")
 
 
@@ -98,12 +108,25 @@ class TrainConfig:
 
 
 def _stage_errors(stage: StageSection, key: str) -> list[ConfigError]:
-    errors = [ConfigError(f"{key}.train", f"unknown part {p!r}; known: {list(PARTS)}") for p in stage.train if p not in PARTS]
-    errors += [ConfigError(f"{key}.lr.{p}", f"{p!r} is not a trainable part of this stage") for p in stage.lr if p not in stage.train]
-    errors += [ConfigError(f"{key}.lr.{p}", "learning rate must be a positive number") for p, v in stage.lr.items()
-               if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0]
+    errors = [
+        ConfigError(f"{key}.train", f"unknown part {p!r}; known: {list(PARTS)}")
+        for p in stage.train
+        if p not in PARTS
+    ]
+    errors += [
+        ConfigError(f"{key}.lr.{p}", f"{p!r} is not a trainable part of this stage")
+        for p in stage.lr
+        if p not in stage.train
+    ]
+    errors += [
+        ConfigError(f"{key}.lr.{p}", "learning rate must be a positive number")
+        for p, v in stage.lr.items()
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0
+    ]
     if stage.min_frames > stage.max_frames:
-        errors.append(ConfigError(f"{key}.min_frames", f"{stage.min_frames} > max_frames {stage.max_frames}"))
+        errors.append(
+            ConfigError(f"{key}.min_frames", f"{stage.min_frames} > max_frames {stage.max_frames}")
+        )
     if (stage.steps is None) == (stage.epochs is None):
         errors.append(ConfigError(f"{key}.steps", "give exactly one of steps and epochs"))
     return errors
@@ -134,7 +157,9 @@ def resolve_schedule(raw: dict[str, Any], base: Path) -> None:
         if path.is_file():
             raw["schedule"] = yaml.safe_load(path.read_text()) or {}
             return
-    raise ConfigError("schedule", f"no schedule file {schedule!r} (looked in {[str(p) for p in candidates]})")
+    raise ConfigError(
+        "schedule", f"no schedule file {schedule!r} (looked in {[str(p) for p in candidates]})"
+    )
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> None:
@@ -163,7 +188,9 @@ def build_config(raw: dict[str, Any]) -> tuple[TrainConfig, list[ConfigError]]:
     return config, errors
 
 
-def load_config(path: Path | None, overrides: list[str] = (), raw: dict[str, Any] | None = None) -> TrainConfig:
+def load_config(
+    path: Path | None, overrides: list[str] = (), raw: dict[str, Any] | None = None
+) -> TrainConfig:
     """Read YAML (or take `raw`), resolve the schedule, apply overrides, validate.
 
     Raises:
@@ -180,5 +207,8 @@ def load_config(path: Path | None, overrides: list[str] = (), raw: dict[str, Any
         raise ValueError(f"{path}: bad override {exc}") from None
     config, errors = build_config(raw)
     if errors:
-        raise ValueError(f"{path or 'config'} has {len(errors)} problem(s):\n" + "\n".join(f"  {e}" for e in errors))
+        raise ValueError(
+            f"{path or 'config'} has {len(errors)} problem(s):\n"
+            + "\n".join(f"  {e}" for e in errors)
+        )
     return config

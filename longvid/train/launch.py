@@ -33,8 +33,12 @@ def run_ray(config: TrainConfig) -> list[dict[str, Any]]:
     trainer = TorchTrainer(
         train_loop_per_worker=_ray_worker,
         train_loop_config={"config": dataclasses.asdict(config)},
-        scaling_config=ScalingConfig(num_workers=config.trainer.num_workers, use_gpu=config.trainer.use_gpu),
-        run_config=RunConfig(name="longvid-train", storage_path=str(Path(config.output_dir).resolve() / "ray")),
+        scaling_config=ScalingConfig(
+            num_workers=config.trainer.num_workers, use_gpu=config.trainer.use_gpu
+        ),
+        run_config=RunConfig(
+            name="longvid-train", storage_path=str(Path(config.output_dir).resolve() / "ray")
+        ),
     )
     result = trainer.fit()
     if result.error:
@@ -48,7 +52,9 @@ def run(config: TrainConfig) -> list[dict[str, Any]]:
     output_dir.mkdir(parents=True, exist_ok=True)
     import yaml
 
-    (output_dir / "config.yaml").write_text(yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
+    (output_dir / "config.yaml").write_text(
+        yaml.safe_dump(dataclasses.asdict(config), sort_keys=False)
+    )
     if config.trainer.backend == "ray":
         return run_ray(config)
     return train(config, local_runtime(config.trainer.use_gpu))

@@ -20,7 +20,13 @@ from torch import nn
 from longvid.data import FrameRange, QADataset, ResumableSampler, make_loader, read_qa
 from longvid.model import build_preset, compressor
 from longvid.model.video_llm import VideoLLM
-from longvid.train.checkpoint import LoopState, latest_checkpoint, load_optimizer, load_weights, save_checkpoint
+from longvid.train.checkpoint import (
+    LoopState,
+    latest_checkpoint,
+    load_optimizer,
+    load_weights,
+    save_checkpoint,
+)
 from longvid.train.config import StageSection, TrainConfig
 from longvid.train.runtime import Runtime
 from longvid.train.schedule import stage_optimizer, stage_steps
@@ -31,8 +37,14 @@ def build_model(config: TrainConfig) -> tuple[VideoLLM, Any]:
     torch.manual_seed(config.seed)
     options = dict(config.model.compressor)
     name = options.pop("name")
-    sources = {k: v for k, v in (("encoder_source", config.model.encoder_source),
-                                 ("llm_source", config.model.llm_source)) if v}
+    sources = {
+        k: v
+        for k, v in (
+            ("encoder_source", config.model.encoder_source),
+            ("llm_source", config.model.llm_source),
+        )
+        if v
+    }
     model, tokenizer = build_preset(config.model.preset, compressor(name, **options), **sources)
     if config.trainer.gradient_checkpointing:
         model.enable_gradient_checkpointing()
@@ -68,8 +80,12 @@ def _autocast(runtime: Runtime, precision: str) -> contextlib.AbstractContextMan
 
 
 def optimizer_step(
-    model: nn.Module, batches: Iterator[dict[str, Any]], optimizer: torch.optim.Optimizer,
-    scheduler: Any, config: TrainConfig, runtime: Runtime,
+    model: nn.Module,
+    batches: Iterator[dict[str, Any]],
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    config: TrainConfig,
+    runtime: Runtime,
 ) -> dict[str, float]:
     """Accumulate `grad_accum` micro-batches, clip, step; returns loss, samples, tokens."""
     trainer = config.trainer
@@ -78,7 +94,9 @@ def optimizer_step(
     for micro in range(trainer.grad_accum):
         batch = next(batches)
         last = micro == trainer.grad_accum - 1
-        sync = contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
+        sync = (
+            contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
+        )
         with sync, _autocast(runtime, trainer.precision):
             loss = model(
                 input_ids=batch["input_ids"].to(runtime.device),
@@ -98,15 +116,38 @@ def optimizer_step(
     return {"loss": loss_sum / trainer.grad_accum, "samples": samples, "tokens": tokens}
 
 
-def _stage_loader(config: TrainConfig, stage: StageSection, index: int, model: VideoLLM, tokenizer: Any,
-                  runtime: Runtime, rows: list[dict[str, Any]], start_step: int) -> Iterator[dict[str, Any]]:
+def _stage_loader(
+    config: TrainConfig,
+    stage: StageSection,
+    index: int,
+    model: VideoLLM,
+    tokenizer: Any,
+    runtime: Runtime,
+    rows: list[dict[str, Any]],
+    start_step: int,
+) -> Iterator[dict[str, Any]]:
     """Batches of the stage for this rank, starting after `start_step` optimizer steps."""
     per_step = config.trainer.batch_size * config.trainer.grad_accum
-    dataset = QADataset(rows, Path(config.data.root), tokenizer, model.num_video_tokens,
-                        model.encoder.frame_spec, FrameRange(stage.min_frames, stage.max_frames))
-    sampler = ResumableSampler(len(rows), seed=config.seed * 1000 + index, rank=runtime.rank,
-                               world=runtime.world, start=start_step * per_step)
-    return iter(make_loader(dataset, config.trainer.batch_size, config.data.workers, sampler, tokenizer.pad_token_id))
+    dataset = QADataset(
+        rows,
+        Path(config.data.root),
+        tokenizer,
+        model.num_video_tokens,
+        model.encoder.frame_spec,
+        FrameRange(stage.min_frames, stage.max_frames),
+    )
+    sampler = ResumableSampler(
+        len(rows),
+        seed=config.seed * 1000 + index,
+        rank=runtime.rank,
+        world=runtime.world,
+        start=start_step * per_step,
+    )
+    return iter(
+        make_loader(
+            dataset, config.trainer.batch_size, config.data.workers, sampler, tokenizer.pad_token_id
+        )
+    )
 
 
 def train(config: TrainConfig, runtime: Runtime) -> list[dict[str, Any]]:
@@ -120,9 +161,14 @@ def train(config: TrainConfig, runtime: Runtime) -> list[dict[str, Any]]:
     saved: tuple[Any, Any] | None = None
     for index in range(state.stage_index, len(config.schedule.stages)):
         stage = config.schedule.stages[index]
-        rows = read_qa(Path(config.data.root), stage.tasks if stage.tasks is not None else config.data.tasks,
-                       config.data.splits)
-        total = stage_steps(stage, len(rows), config.trainer.batch_size * config.trainer.grad_accum * runtime.world)
+        rows = read_qa(
+            Path(config.data.root),
+            stage.tasks if stage.tasks is not None else config.data.tasks,
+            config.data.splits,
+        )
+        total = stage_steps(
+            stage, len(rows), config.trainer.batch_size * config.trainer.grad_accum * runtime.world
+        )
         start = state.stage_step if index == state.stage_index else 0
         if start >= total:
             continue
@@ -142,12 +188,22 @@ def train(config: TrainConfig, runtime: Runtime) -> list[dict[str, Any]]:
                 runtime.report(record)
                 window_start, window = time.perf_counter(), []
             if state.global_step % config.trainer.save_every == 0 and runtime.rank == 0:
-                save_checkpoint(output_dir, model, tokenizer, raw_config, state, optimizer, scheduler,
-                                config.trainer.keep_checkpoints)
+                save_checkpoint(
+                    output_dir,
+                    model,
+                    tokenizer,
+                    raw_config,
+                    state,
+                    optimizer,
+                    scheduler,
+                    config.trainer.keep_checkpoints,
+                )
         del batches
         saved = (optimizer, scheduler)
     if runtime.rank == 0 and saved is not None and not _saved_at(output_dir, state):
-        save_checkpoint(output_dir, model, tokenizer, raw_config, state, *saved, config.trainer.keep_checkpoints)
+        save_checkpoint(
+            output_dir, model, tokenizer, raw_config, state, *saved, config.trainer.keep_checkpoints
+        )
     return log.records
 
 
@@ -156,13 +212,22 @@ def _saved_at(output_dir: Path, state: LoopState) -> bool:
     return latest is not None and latest.name.endswith(f"{state.global_step:08d}")
 
 
-def _record(stage: StageSection, state: LoopState, window: list[dict[str, float]], elapsed: float,
-            scheduler: Any, world: int) -> dict[str, Any]:
+def _record(
+    stage: StageSection,
+    state: LoopState,
+    window: list[dict[str, float]],
+    elapsed: float,
+    scheduler: Any,
+    world: int,
+) -> dict[str, Any]:
     """One progress record over the steps since the last one (samples counted on all ranks)."""
     samples = sum(item["samples"] for item in window)
     return {
-        "stage": stage.name, "step": state.global_step, "stage_step": state.stage_step,
-        "loss": window[-1]["loss"], "lr": scheduler.get_last_lr()[0],
+        "stage": stage.name,
+        "step": state.global_step,
+        "stage_step": state.stage_step,
+        "loss": window[-1]["loss"],
+        "lr": scheduler.get_last_lr()[0],
         "samples_per_s": samples * world / max(elapsed, 1e-9),
         "tokens_per_sample": sum(item["tokens"] for item in window) / max(samples, 1),
     }

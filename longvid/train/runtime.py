@@ -29,8 +29,11 @@ class Runtime:
         import ray.train.torch
 
         kwargs = {"use_orig_params": True} if strategy == "fsdp" else None
-        return ray.train.torch.prepare_model(model, parallel_strategy=strategy if self.world > 1 else None,
-                                             parallel_strategy_kwargs=kwargs)
+        return ray.train.torch.prepare_model(
+            model,
+            parallel_strategy=strategy if self.world > 1 else None,
+            parallel_strategy_kwargs=kwargs,
+        )
 
     def report(self, metrics: dict[str, Any]) -> None:
         """Ray Train wants every worker to report; locally the log file is enough."""
@@ -53,6 +56,8 @@ def ray_runtime() -> Runtime:
 
     context = ray.train.get_context()
     return Runtime(
-        rank=context.get_world_rank(), world=context.get_world_size(),
-        device=ray.train.torch.get_device(), on_ray=True,
+        rank=context.get_world_rank(),
+        world=context.get_world_size(),
+        device=ray.train.torch.get_device(),
+        on_ray=True,
     )

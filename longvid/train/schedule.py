@@ -41,7 +41,9 @@ def stage_optimizer(
         if not params:
             continue
         if part not in stage.lr:
-            raise ValueError(f"stage {stage.name!r}: part {part!r} trains but has no learning rate in lr")
+            raise ValueError(
+                f"stage {stage.name!r}: part {part!r} trains but has no learning rate in lr"
+            )
         groups.append({"params": params, "lr": float(stage.lr[part]), "name": part})
     if not groups:
         raise ValueError(f"stage {stage.name!r}: no trainable parameters in {stage.train}")

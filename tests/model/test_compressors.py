@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from longvid.model.compressors import HiCoCompressor, NoCompression, PoolCompressor, SlowFastCompressor
+from longvid.model.compressors import (
+    HiCoCompressor,
+    NoCompression,
+    PoolCompressor,
+    SlowFastCompressor,
+)
 from longvid.model.tome import bipartite_merge, merge_to
 
 
@@ -56,7 +61,9 @@ def test_hico_keeps_a_constant_video_constant() -> None:
     assert torch.allclose(out, torch.full_like(out, 0.25))
 
 
-@pytest.mark.parametrize(("frames", "expected"), [(64, 8 * 14 * 7 + 64 * 16), (5, 5 * 14 * 7 + 5 * 16)])
+@pytest.mark.parametrize(
+    ("frames", "expected"), [(64, 8 * 14 * 7 + 64 * 16), (5, 5 * 14 * 7 + 5 * 16)]
+)
 def test_slowfast_shapes_and_counts(frames: int, expected: int) -> None:
     slowfast = SlowFastCompressor()
     tokens = torch.randn(frames, 196, 12)

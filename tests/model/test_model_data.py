@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from longvid.data import (
-    IGNORE_INDEX, FrameRange, QADataset, ResumableSampler, collate, decode_frames, read_qa, resample_plan,
+    IGNORE_INDEX,
+    FrameRange,
+    QADataset,
+    ResumableSampler,
+    collate,
+    decode_frames,
+    read_qa,
+    resample_plan,
 )
 from longvid.model import HiCoCompressor, tiny
 from longvid.testing import make_demo_shards
@@ -54,10 +61,17 @@ def test_resample_plan_fits_stage_range() -> None:
 def test_sample_labels_only_the_answer(demo_out: Path) -> None:
     model, tokenizer = tiny(HiCoCompressor(tokens_per_frame=4))
     rows = read_qa(demo_out, splits=["train"])
-    dataset = QADataset(rows, demo_out, tokenizer, model.num_video_tokens, model.encoder.frame_spec, FrameRange(4, 4))
+    dataset = QADataset(
+        rows,
+        demo_out,
+        tokenizer,
+        model.num_video_tokens,
+        model.encoder.frame_spec,
+        FrameRange(4, 4),
+    )
     sample = dataset[0]
     assert sample["frames"].shape == (4, 3, 64, 64)
-    assert -1.0 <= float(sample["frames"].min()) and float(sample["frames"].max()) <= 1.0
+    assert float(sample["frames"].min()) >= -1.0 and float(sample["frames"].max()) <= 1.0
     ids, labels = sample["input_ids"], sample["labels"]
     assert int((ids == model.video_token_id).sum()) == 16
     answer = tokenizer.decode(labels[labels != IGNORE_INDEX])
@@ -65,8 +79,12 @@ def test_sample_labels_only_the_answer(demo_out: Path) -> None:
     prompt = tokenizer.decode(ids[ids != model.video_token_id])
     assert "and 4 frames are uniformly sampled from it.\n" + rows[0]["question"] in prompt
     batch = collate([dataset[0], dataset[1]], tokenizer.pad_token_id)
-    assert batch["input_ids"].shape[0] == 2 and batch["attention_mask"].sum() == len(ids) + len(dataset[1]["input_ids"])
-    loss = model(batch["input_ids"], batch["attention_mask"], batch["videos"], labels=batch["labels"]).loss
+    assert batch["input_ids"].shape[0] == 2 and batch["attention_mask"].sum() == len(ids) + len(
+        dataset[1]["input_ids"]
+    )
+    loss = model(
+        batch["input_ids"], batch["attention_mask"], batch["videos"], labels=batch["labels"]
+    ).loss
     assert torch.isfinite(loss)
 
 
@@ -74,8 +92,14 @@ def test_sampler_is_resumable_and_rank_disjoint() -> None:
     stream = ResumableSampler(5, seed=3)
     first = [index for index, _ in zip(stream, range(12), strict=False)]
     assert sorted(first[:5]) == list(range(5)) and sorted(first[5:10]) == list(range(5))
-    resumed = [index for index, _ in zip(ResumableSampler(5, seed=3, start=7), range(5), strict=False)]
+    resumed = [
+        index for index, _ in zip(ResumableSampler(5, seed=3, start=7), range(5), strict=False)
+    ]
     assert resumed == first[7:12]
-    rank0 = [i for i, _ in zip(ResumableSampler(6, seed=1, rank=0, world=2), range(3), strict=False)]
-    rank1 = [i for i, _ in zip(ResumableSampler(6, seed=1, rank=1, world=2), range(3), strict=False)]
+    rank0 = [
+        i for i, _ in zip(ResumableSampler(6, seed=1, rank=0, world=2), range(3), strict=False)
+    ]
+    rank1 = [
+        i for i, _ in zip(ResumableSampler(6, seed=1, rank=1, world=2), range(3), strict=False)
+    ]
     assert sorted(rank0 + rank1) == list(range(6))

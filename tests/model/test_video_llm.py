@@ -29,7 +29,10 @@ def test_video_tokens_land_at_placeholders(tiny_hico) -> None:
 def test_placeholder_count_mismatch_is_a_clear_error(tiny_hico) -> None:
     model, _ = tiny_hico
     input_ids = torch.tensor([[5] + [model.video_token_id] * 31 + [6]])
-    with pytest.raises(VideoTokenMismatch, match=r"sample 0: 31 <video> placeholder positions but the compressor produced 32"):
+    with pytest.raises(
+        VideoTokenMismatch,
+        match=r"sample 0: 31 <video> placeholder positions but the compressor produced 32",
+    ):
         model(input_ids, torch.ones_like(input_ids), [torch.randn(8, 3, 64, 64)])
 
 
