@@ -28,7 +28,7 @@ from longvid_pipeline.stage import RunContext, Stage, StageSpec
 log = logging.getLogger("longvid_pipeline")
 
 # What --force removes: every derived file, not the cached demo world.
-DERIVED = ("videos", "clips", "qa", "niah", "rejects", COMMITS_DIR, "media", ".tmp", "manifest.json",
+DERIVED = ("videos", "clips", "qa", "niah", "rejects", COMMITS_DIR, "media", ".tmp", ".claims", "manifest.json",
            "validation.json", "validation.md")
 
 

@@ -280,9 +280,20 @@ def test_annotations_url_is_kept(tmp_path: Path, server: _Server) -> None:
 
 
 def test_same_content_gets_same_video_id(tmp_path: Path, server: _Server) -> None:
-    first = _run(tmp_path, server.url("/good.mp4"))
-    second = _run(tmp_path, server.url("/flaky.mp4"), replace(TEST_CONFIG, retries=3))
+    first = _run(tmp_path / "a", server.url("/good.mp4"))
+    second = _run(tmp_path / "b", server.url("/flaky.mp4"), replace(TEST_CONFIG, retries=3))
     assert first.video_id == second.video_id and first.input_id != second.input_id
+
+
+def test_same_video_through_two_urls_is_processed_once(tmp_path: Path, server: _Server) -> None:
+    first = _run(tmp_path, server.url("/good.mp4"))
+    again = _run(tmp_path, server.url("/good.mp4"))  # the owner itself may redo its input
+    assert again.alive and again.video_id == first.video_id
+    second = _run(tmp_path, server.url("/flaky.mp4"), replace(TEST_CONFIG, retries=3))
+    assert second.failed_stage == "fetch"
+    (reject,) = second.rejects
+    assert reject["reason"] == "duplicate_video"
+    assert first.input_id in reject["detail"]
 
 
 # ------------------------------------------------------------------------------- failing URLs

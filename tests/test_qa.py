@@ -429,3 +429,25 @@ def test_real_demo_world_sidecars_give_true_answers(seed: int) -> None:
         assert [(e["start_s"], e["end_s"]) for e in named] == [
             (row["evidence_start_s"], row["evidence_end_s"])
         ]
+
+
+def test_near_duplicate_questions_are_dropped_and_counted() -> None:
+    from longvid_pipeline.stages.qa import near_duplicates
+
+    def row(qa_id: str, question: str, answer: str = "3", task: str = "counting", options: list[str] | None = None) -> dict:
+        return {"qa_id": qa_id, "task": task, "question": question, "answer": answer, "options": options,
+                "evidence_start_s": 0.0, "evidence_end_s": 60.0}
+
+    rows = [
+        row("a", "How many times does a red circle appear in the video?"),
+        row("b", "How many times does a red circle appear in this video?"),  # reworded: 10/11 words
+        row("c", "How many times does a red circle appear in this video?", answer="4"),  # other answer
+        row("d", "How many times does a red circle appear in the video?", options=["1", "2", "3", "4"]),  # MC
+        row("e", "How many times does a blue star appear in the video?"),
+        {**row("f", "How many times does a red circle appear in this video?"), "evidence_end_s": 30.0},
+    ]
+    kept, dropped = near_duplicates(rows, threshold=0.8)
+    assert [r["qa_id"] for r in kept] == ["a", "c", "d", "e", "f"]  # f: other evidence span
+    assert [(r["qa_id"], other, round(j, 2)) for r, other, j in dropped] == [("b", "a", 0.83)]
+    kept_strict, _ = near_duplicates(rows, threshold=1.0)
+    assert len(kept_strict) == 6

@@ -15,9 +15,7 @@ kept next to it. The temporary folder OUT/.tmp/<input_id>/ is removed in every c
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import shutil
@@ -33,7 +31,8 @@ from typing import Any, ClassVar, TypeVar
 import yt_dlp
 
 from longvid_pipeline.config import param
-from longvid_pipeline.ids import stable_hash, video_id_for
+from longvid_pipeline.coordination import HostSlots, VideoClaims
+from longvid_pipeline.ids import video_id_for
 from longvid_pipeline.item import WorkItem, utc_now
 from longvid_pipeline.media import MediaInfo, ProbeError, ffmpeg_binary, probe
 from longvid_pipeline.normalize import (
@@ -97,45 +96,6 @@ class Fetched:
     canonical: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
     subtitle_files: list[Path] = field(default_factory=list)
-
-
-# ---------------------------------------------------------------------------- host slots
-
-
-class HostSlots:
-    """At most `limit` downloads at once per host, across processes of one machine.
-
-    Slot i of a host is an exclusive `fcntl.flock` on OUT/.locks/<host hash>.<i>. The
-    kernel drops a lock when its process dies, so a crashed Ray worker never leaks a
-    slot. On a multi-node cluster the limit holds per node (or cluster-wide when OUT is a
-    shared filesystem with working flock).
-    """
-
-    def __init__(self, lock_dir: Path, limit: int, poll_s: float = 0.05) -> None:
-        self.lock_dir = lock_dir
-        self.limit = limit
-        self.poll_s = poll_s
-
-    @contextlib.contextmanager
-    def hold(self, host: str) -> Iterator[int]:
-        """Block until a slot of `host` is free; yields its index while held."""
-        self.lock_dir.mkdir(parents=True, exist_ok=True)
-        prefix = stable_hash("host", host.lower())
-        while True:
-            for index in range(self.limit):
-                handle = open(self.lock_dir / f"{prefix}.{index}", "a+b")  # noqa: SIM115
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    handle.close()
-                    continue
-                try:
-                    yield index
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
-                    handle.close()
-                return
-            time.sleep(self.poll_s)
 
 
 # ---------------------------------------------------------------------------- errors
@@ -337,6 +297,7 @@ class FetchStage(Stage):
         """Resolve the ffmpeg binary once per worker (imageio-ffmpeg may unpack it)."""
         self.ffmpeg = ffmpeg_binary()
         self.slots = HostSlots(self.context.out / ".locks", self.config.per_host_concurrency)
+        self.claims = VideoClaims(self.context.out / ".claims")
 
     def process(self, item: WorkItem) -> WorkItem:
         tmp = safe_child(self.context.out / ".tmp", item.input_id)
@@ -351,9 +312,13 @@ class FetchStage(Stage):
         url = item.source.get("url")
         if not isinstance(url, str) or not url.strip():
             raise Reject("malformed_url", f"no url in the input row: {url!r}")
-        fetched = self._local(url) if item.source_kind == "folder" else self._remote(url, tmp)
+        def claim(canonical: str) -> None:
+            self._claim(video_id_for(canonical), item.input_id)
+
+        fetched = self._local(url) if item.source_kind == "folder" else self._remote(url, tmp, claim)
         info, scan = self._inspect(fetched.path)
         video_id = video_id_for(fetched.canonical or "sha256:" + sha256_file(fetched.path))
+        self._claim(video_id, item.input_id)
         media = safe_child(self.context.media_dir(), f"{video_id}.mp4")
         media.parent.mkdir(parents=True, exist_ok=True)
         normalized_by = normalize(fetched.path, media, info, self.config, scan)
@@ -378,7 +343,13 @@ class FetchStage(Stage):
             raise Reject("not_a_video", f"{path_text} is not a regular file")
         return Fetched(path=path, info={"title": path.stem}, subtitle_files=subtitle_sidecars(path))
 
-    def _remote(self, url: str, tmp: Path) -> Fetched:
+    def _claim(self, video_id: str, input_id: str) -> None:
+        """Dedup: the same video reached through another input is processed once."""
+        owner = self.claims.claim(video_id, input_id)
+        if owner is not None:
+            raise Reject("duplicate_video", f"video {video_id} is already processed for input {owner}")
+
+    def _remote(self, url: str, tmp: Path, claim: Callable[[str], None]) -> Fetched:
         self._check(url)
         host = urllib.parse.urlsplit(url).hostname or ""
 
@@ -386,7 +357,7 @@ class FetchStage(Stage):
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
             with self.slots.hold(host):
-                return self._download(url, tmp)
+                return self._download(url, tmp, claim)
 
         return with_retries(attempt, self.config.retries, self.config.backoff_s)
 
@@ -428,14 +399,22 @@ class FetchStage(Stage):
             params["cookiefile"] = config.cookies_file
         return params
 
-    def _download(self, url: str, tmp: Path) -> Fetched:
-        """One yt-dlp attempt into `tmp`; raises Reject / TransientReject on failure."""
+    def _download(self, url: str, tmp: Path, claim: Callable[[str], None]) -> Fetched:
+        """One yt-dlp attempt into `tmp`; raises Reject / TransientReject on failure.
+
+        Extraction and download are two steps so that a site video (extractor:id known
+        before any media byte) is claimed first: a duplicate is never downloaded. Direct
+        links are claimed by content hash after the download."""
         log = _YdlLog()
         max_bytes = int(self.config.max_filesize_mb * 1024 * 1024)
         match = MatchFilter(self.config.max_duration_s, max_bytes)
         try:
             with GuardedYoutubeDL(self._ydl_params(tmp, log, match), self._check_for_ydl) as ydl:
-                info = ydl.sanitize_info(ydl.extract_info(url, download=True)) or {}
+                extracted = ydl.extract_info(url, download=False, process=False) or {}
+                canonical = canonical_source(extracted) if extracted.get("_type", "video") == "video" else None
+                if canonical:
+                    claim(canonical)
+                info = ydl.sanitize_info(ydl.process_ie_result(extracted, download=True)) or {}
         except (yt_dlp.utils.YoutubeDLError, UnsafeURL, OSError) as exc:
             raise classify_download_error(exc) from exc
         if match.rejection:

@@ -12,6 +12,7 @@ never appears in two splits.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -50,6 +51,13 @@ class QAConfig:
         1.0, "whole-video questions need clips covering the video with no larger gap", min=0.0
     )
     generator: str = param("longvid-templates/1", "question generator", choices=tuple(GENERATORS))
+    near_duplicate_jaccard: float = param(
+        0.9,
+        "drop a question whose word set overlaps a kept one of the same task, format and"
+        " answer at least this much (1.0 drops only exact rewordings)",
+        min=0.0,
+        max=1.0,
+    )
 
     def __post_init__(self) -> None:
         unknown = [task for task in self.tasks if task not in TASKS]
@@ -69,6 +77,42 @@ def split_for(video_id: str, val_fraction: float, test_fraction: float) -> str:
     if position < test_fraction + val_fraction:
         return "val"
     return "train"
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"[a-z0-9.]+", text.lower()))
+
+
+def _duplicate_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    evidence = (round(row["evidence_start_s"], 1), round(row["evidence_end_s"], 1))
+    return (row["task"], row["options"] is None, row["answer"], evidence)
+
+
+def near_duplicates(
+    rows: list[dict[str, Any]], threshold: float
+) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str, float]]]:
+    """Split rows into kept ones and near-duplicates (row, the kept qa_id, Jaccard).
+
+    Two questions are near-duplicates when they share task, format (multiple choice or
+    open), answer and evidence span, and their word sets overlap by at least `threshold`:
+    a reworded question about the same moment teaches nothing new and inflates a task's
+    count. (Without the evidence span, "which first: A or B?" and "which first: A or C?"
+    would look alike while asking different things.)"""
+    kept: list[tuple[dict[str, Any], frozenset[str]]] = []
+    dropped = []
+    for row in rows:
+        words = _words(row["question"])
+        key = _duplicate_key(row)
+        for other, other_words in kept:
+            if _duplicate_key(other) != key:
+                continue
+            jaccard = len(words & other_words) / max(1, len(words | other_words))
+            if jaccard >= threshold:
+                dropped.append((row, other["qa_id"], jaccard))
+                break
+        else:
+            kept.append((row, words))
+    return [row for row, _ in kept], dropped
 
 
 def conversation(prompt: str, posed: Posed) -> list[dict[str, str]]:
@@ -107,7 +151,9 @@ class QAStage(Stage):
             ):
                 row = self._row(video, posed)
                 rows.setdefault(row["qa_id"], row)
-        item.qa = list(rows.values())
+        item.qa, dropped = near_duplicates(list(rows.values()), self.config.near_duplicate_jaccard)
+        for row, kept_id, jaccard in dropped:
+            item.reject_row("qa", "qa", "near_duplicate", f"Jaccard {jaccard:.2f} with {kept_id}", row)
         return item
 
     def _rng(self, video_id: str, task: str) -> random.Random:
