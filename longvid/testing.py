@@ -10,12 +10,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from longvid_pipeline.media import run_ffmpeg
 from longvid_pipeline.sampling import SamplingConfig, plan_for
-from longvid_pipeline.schemas import arrow_schema
+from longvid_pipeline.shards import commit_rows
 
 DEMO_SOURCES = ("testsrc", "testsrc2", "smptebars")
 DEMO_QA = (
@@ -80,7 +77,7 @@ def qa_row(
 
 
 def make_demo_shards(out: Path, videos: int = 3, seconds: float = 4.0) -> list[dict[str, Any]]:
-    """Write `videos` test-pattern videos and 3 qa rows each to OUT/qa/part-0.parquet.
+    """Write `videos` test-pattern videos and 3 qa rows each as one committed qa shard.
 
     The last video's rows are split 'val', the rest 'train'. Returns the rows.
     """
@@ -90,10 +87,7 @@ def make_demo_shards(out: Path, videos: int = 3, seconds: float = 4.0) -> list[d
         make_video(Path(out) / uri, source, seconds)
         split = "val" if index == videos - 1 and videos > 1 else "train"
         rows += [qa_row(uri, seconds, task, f"{q} ({source})", a, split) for task, q, a in DEMO_QA]
-    (Path(out) / "qa").mkdir(parents=True, exist_ok=True)
-    pq.write_table(
-        pa.Table.from_pylist(rows, schema=arrow_schema("qa")), Path(out) / "qa" / "part-0.parquet"
-    )
+    commit_rows(Path(out), {"qa": rows}, input_ids=[])
     return rows
 
 

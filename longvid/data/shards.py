@@ -14,15 +14,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from longvid_pipeline.schemas import arrow_schema
+from longvid_pipeline.shards import committed_files
 
 
 def qa_shard_files(out: Path) -> list[Path]:
-    """Finished shard files under OUT/qa (temporary '.name' / '*.tmp' files are not data)."""
-    folder = Path(out) / "qa"
-    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-    return [
-        path for path in files if not path.name.startswith(".") and not path.name.endswith(".tmp")
-    ]
+    """The qa files that commits list: a file of a killed run is never read as data."""
+    return committed_files(Path(out)).get("qa", [])
 
 
 def read_qa(
