@@ -20,9 +20,7 @@ the module imports no GX, so the driver and the report writer stay light.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from longvid_pipeline.schemas import TABLES, arrow_schema, available_tables, schema_dir
+from longvid_pipeline.shards import write_atomic
 
 Row = dict[str, Any]
 Video = dict[str, Any]
@@ -503,14 +502,6 @@ def report_markdown(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Readers never see half a report: write a temporary file, then rename it."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.replace(temp, path)
-
-
 def write_report(out_dir: Path, validation: Validation) -> tuple[Path, Path]:
     """Write OUT/validation.json and OUT/validation.md from a run's summed counts.
 
@@ -522,7 +513,11 @@ def write_report(out_dir: Path, validation: Validation) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     data = report_data(validation)
     json_path, md_path = out_dir / "validation.json", out_dir / "validation.md"
-    _write_text_atomic(json_path, json.dumps(data, indent=2, sort_keys=False) + "\n")
-    _write_text_atomic(md_path, report_markdown(data))
+    _write_report_file(json_path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    _write_report_file(md_path, report_markdown(data))
     return json_path, md_path
 
+
+def _write_report_file(path: Path, text: str) -> None:
+    """Readers never see half a report: the shared temp-name-then-rename writer."""
+    write_atomic(path, text.encode("utf-8"))

@@ -23,6 +23,7 @@ from longvid_pipeline.stages.caption import (
     backend_class,
     shorten,
 )
+from longvid_pipeline.testing import example_clip
 
 VIDEO_ID = "v-caption0000000"
 CLIP_SPANS = [(0.0, 8.0), (8.0, 16.0), (16.0, 20.0), (20.0, 24.0)]
@@ -74,25 +75,9 @@ def sidecar() -> dict[str, Any]:
 
 
 def clip_row(index: int, start: float, end: float) -> dict[str, Any]:
-    """A clips row as the segment stage leaves it (caption columns empty)."""
-    return {
-        "clip_id": f"c-{index:015d}",
-        "video_id": VIDEO_ID,
-        "clip_index": index,
-        "start_s": start,
-        "end_s": end,
-        "start_frame": int(start * 25),
-        "end_frame": int(end * 25),
-        "shot_boundaries_s": [],
-        "detector": "fixed",
-        "black_score": 0.0,
-        "static_score": 0.1,
-        "quality_score": 0.9,
-        "caption": None,
-        "caption_source": None,
-        "caption_model": None,
-        "attributes": None,
-    }
+    """A clips row as the segment stage leaves it (caption columns empty), at 25 fps."""
+    return example_clip(VIDEO_ID, index, start, end, clip_id=f"c-{index:015d}", detector="fixed",
+                        static_score=0.1, start_frame=int(start * 25), end_frame=int(end * 25))
 
 
 def make_item(

@@ -21,6 +21,7 @@ from longvid_pipeline.schemas import arrow_schema, row_problem
 from longvid_pipeline.stage import RunContext
 from longvid_pipeline.stages.caption import CaptionConfig, CaptionStage
 from longvid_pipeline.stages.qa import QAConfig, QAStage, split_for
+from longvid_pipeline.testing import example_clip
 
 VIDEO_ID = "v-qa0000000000000"
 DURATION_S = 60.0
@@ -82,24 +83,9 @@ def sidecar() -> dict[str, Any]:
 
 
 def clip_row(index: int, start: float, end: float) -> dict[str, Any]:
-    return {
-        "clip_id": f"c-{index:015d}",
-        "video_id": VIDEO_ID,
-        "clip_index": index,
-        "start_s": start,
-        "end_s": end,
-        "start_frame": int(start * 25),
-        "end_frame": int(end * 25),
-        "shot_boundaries_s": [],
-        "detector": "annotations",
-        "black_score": 0.0,
-        "static_score": 0.2,
-        "quality_score": 0.9,
-        "caption": None,
-        "caption_source": None,
-        "caption_model": None,
-        "attributes": None,
-    }
+    """A clips row as the segment stage leaves it (caption columns empty), at 25 fps."""
+    return example_clip(VIDEO_ID, index, start, end, clip_id=f"c-{index:015d}", detector="annotations",
+                        static_score=0.2, start_frame=int(start * 25), end_frame=int(end * 25))
 
 
 def spans(step: float) -> list[tuple[float, float]]:

@@ -8,37 +8,22 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from longvid_pipeline.ids import input_id_for, video_id_for
-from longvid_pipeline.item import WorkItem, utc_now
+from longvid_pipeline.ids import input_id_for
+from longvid_pipeline.item import WorkItem
 from longvid_pipeline.query import run_query
 from longvid_pipeline.shards import ShardWriter, committed_files, read_commits
-
-
-def video_row(input_id: str, name: str) -> dict:
-    return {
-        "video_id": video_id_for(name), "input_id": input_id, "source": "manifest", "url": f"http://x/{name}",
-        "uri": f"media/{name}.mp4", "title": name, "duration_s": 10.0, "fps": 30.0, "width": 64, "height": 36,
-        "video_codec": "h264", "audio_codec": None, "bytes": 1000, "sha256": "ab" * 32,
-        "normalized_by": "copy", "license": None, "uploader": None, "has_subtitles": False,
-        "has_chapters": False, "has_annotations": False, "metadata": "{}", "sample_frames": None,
-        "sample_fps": None, "sample_timestamps": None, "timestamp_prompt": None, "fetched_at": utc_now(),
-    }
+from longvid_pipeline.testing import example_clip, example_video
 
 
 def clip_row(video_id: str, index: int, start: float = 0.0) -> dict:
-    return {
-        "clip_id": f"c-{video_id}-{index}", "video_id": video_id, "clip_index": index, "start_s": start,
-        "end_s": start + 5.0, "start_frame": int(start * 30), "end_frame": int(start * 30) + 150,
-        "shot_boundaries_s": [], "detector": "fixed", "black_score": 0.0, "static_score": 0.1,
-        "quality_score": 0.9, "caption": "A red circle bounces.", "caption_source": "annotations",
-        "caption_model": "demo", "attributes": None,
-    }
+    return example_clip(video_id, index, start, start + 5.0, caption="A red circle bounces.",
+                        caption_source="annotations", caption_model="demo")
 
 
 def make_item(name: str, clips: int = 2) -> WorkItem:
     url = f"http://x/{name}.mp4"
     item = WorkItem(input_id=input_id_for(url), source={"url": url}, source_kind="manifest")
-    item.video = video_row(item.input_id, name)
+    item.video = example_video(name, 10.0, input_id=item.input_id, url=url)
     item.clips = [clip_row(item.video["video_id"], i, 5.0 * i) for i in range(clips)]
     return item
 

@@ -17,43 +17,29 @@ import pytest
 
 from longvid_pipeline import expectations as ex
 from longvid_pipeline.config import build_section
-from longvid_pipeline.ids import input_id_for, stable_hash, video_id_for
+from longvid_pipeline.ids import stable_hash
 from longvid_pipeline.item import WorkItem
 from longvid_pipeline.sampling import SamplingConfig, plan_for
 from longvid_pipeline.schemas import conform_rows
 from longvid_pipeline.stage import RunContext
 from longvid_pipeline.stages.validate import ValidateConfig, ValidateStage
+from longvid_pipeline.testing import example_clip, example_video
 
 DURATION = 120.0
 TASKS = ("caption", "grounding", "counting", "relationship", "understanding")
 
 
 def make_video() -> dict[str, Any]:
-    plan = plan_for(DURATION, SamplingConfig())
-    return {
-        "video_id": video_id_for("demo:1"), "input_id": input_id_for("demo://1"),
-        "source": "demo", "url": "demo://1", "uri": "media/v1.mp4", "title": "demo 1",
-        "duration_s": DURATION, "fps": 30.0, "width": 320, "height": 240,
-        "video_codec": "h264", "audio_codec": None, "bytes": 123456, "sha256": "ab" * 32,
-        "normalized_by": "copy", "license": None, "uploader": None, "has_subtitles": False,
-        "has_chapters": False, "has_annotations": True, "metadata": "{}",
-        "sample_frames": plan.frames, "sample_fps": plan.fps,
-        "sample_timestamps": plan.timestamps, "timestamp_prompt": plan.prompt,
-        "fetched_at": "2025-01-01T00:00:00+00:00",
-    }
+    return example_video("demo:1", DURATION, has_annotations=True)
 
 
 def make_clip(video: dict[str, Any], index: int, span_s: float) -> dict[str, Any]:
     start = index * span_s
-    return {
-        "clip_id": "c-" + stable_hash(video["video_id"], index), "video_id": video["video_id"],
-        "clip_index": index, "start_s": start, "end_s": start + span_s,
-        "start_frame": int(start * 30), "end_frame": int((start + span_s) * 30),
-        "shot_boundaries_s": [], "detector": "annotations", "black_score": 0.0,
-        "static_score": 0.2, "quality_score": 0.9,
-        "caption": f"A red circle moves left in scene {index}.", "caption_source": "annotations",
-        "caption_model": "demo", "attributes": None,
-    }
+    return example_clip(
+        video["video_id"], index, start, start + span_s,
+        caption=f"A red circle moves left in scene {index}.", caption_source="annotations",
+        caption_model="demo",
+    )
 
 
 def make_qa(video: dict[str, Any], index: int) -> dict[str, Any]:
