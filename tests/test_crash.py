@@ -308,12 +308,16 @@ def test_sigkill_of_a_busy_ray_worker_then_rerun(reference: dict[str, Any], tmp_
                     candidate.kill()
                     break
         time.sleep(0.05)
-    rc = wait(proc)
+    try:
+        rc = wait(proc, timeout=150)  # an uninterrupted build takes ~30 s
+    except subprocess.TimeoutExpired:
+        rc = None  # hung: reported below; its session was killed by wait()
     first = state(out)
     counts = assert_consistent(out, reference["ids"])
     report(f"worker kill: {'SIGKILL of ' + repr(victim) if victim else 'no busy worker was seen'} "
            f"(the {skip + 1}th busy stage worker); run rc {rc}; OUT then {first}; readable rows {counts}")
     assert victim is not None, "never saw a busy stage worker to kill"
+    assert rc is not None, "the run neither finished nor failed within 150 s after a stage worker was killed (hang)"
     rc, _, stderr, wall = run_to_end(run_args(out), logs)
     assert rc == 0, stderr[-3000:]
     counts = assert_complete(out, reference["ids"])
