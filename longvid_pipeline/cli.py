@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from longvid_pipeline.errors import DiskFullError, RunFailed
 from longvid_pipeline.recipe import DEFAULT_RECIPE, RecipeError, load_recipe
 
 
@@ -43,10 +44,10 @@ def _parser() -> argparse.ArgumentParser:
 def _print_table(columns: list[str], rows: list[tuple[Any, ...]]) -> None:
     cells = [[str(value) for value in row] for row in rows]
     widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(columns)]
-    print("  ".join(name.ljust(width) for name, width in zip(columns, widths)))
+    print("  ".join(name.ljust(width) for name, width in zip(columns, widths, strict=True)))
     print("  ".join("-" * width for width in widths))
     for row in cells:
-        print("  ".join(value.ljust(width) for value, width in zip(row, widths)))
+        print("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -143,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except DiskFullError as exc:
+        print(f"error: {exc.strerror}", file=sys.stderr)
+        return 1
+    except RunFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # duckdb errors in user SQL: say it plainly
         if type(exc).__module__.startswith("duckdb"):
             print(f"error: query failed: {exc}", file=sys.stderr)

@@ -80,7 +80,7 @@ def stage_accounting(accounts: dict[str, dict[str, float]], stage_order: list[st
         if account and account["inputs"] != account["passed"] + account["rejected"]:
             problems.append(f"{stage}: inputs {account['inputs']:.0f} != passed {account['passed']:.0f}"
                             f" + rejected {account['rejected']:.0f}")
-    for before, after in zip(stage_order, stage_order[1:]):
+    for before, after in zip(stage_order, stage_order[1:], strict=False):
         passed = accounts.get(before, {}).get("passed", 0)
         received = accounts.get(after, {}).get("inputs", 0)
         if passed != received:

@@ -9,6 +9,7 @@ stage ever holds all videos at once and the writer commits as items finish.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from longvid_pipeline.errors import DiskFullError, RunFailed, is_disk_full
 from longvid_pipeline.inputs import open_inputs
 from longvid_pipeline.item import ITEM_COLUMN, WorkItem
 from longvid_pipeline.manifest import write_manifest
@@ -118,6 +120,10 @@ def _add_operator(dataset: Any, spec: StageSpec, context: RunContext) -> Any:
             _StageActor,
             fn_constructor_kwargs={"stage_cls": spec.stage_cls, "config": spec.config, "context": context},
             compute=ActorPoolStrategy(min_size=1, max_size=resources.concurrency),
+            # A dead actor fails the run instead of waiting for a restart that the other
+            # pools' CPUs may never let it schedule (a hang); the rerun resumes the work.
+            max_restarts=0,
+            max_task_retries=0,
             **common,
         )
     return dataset.map_batches(
@@ -143,6 +149,30 @@ def _stream(items: list[WorkItem], recipe: Recipe, context: RunContext, writer: 
         log.info("committed %d/%d inputs", writer.committed_items + len(writer._buffer), len(items))
 
 
+def _run_streaming(items: list[WorkItem], recipe: Recipe, context: RunContext, writer: ShardWriter,
+                   out: Path) -> None:
+    """Stream `items` through Ray into the writer; a failure that is not an input's fault
+    (full disk, a dead worker) stops the run with an error that says what to do."""
+    started_ray = init_ray(recipe, out)
+    try:
+        try:
+            _stream(items, recipe, context, writer)
+        finally:
+            writer.close()
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise DiskFullError(errno.ENOSPC, f"disk full: no space left on device under {out}; committed"
+                                " shards are intact: free space and rerun the same command") from exc
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
+        raise RunFailed(f"the run stopped ({type(exc).__name__}: {first_line}); committed shards under {out}"
+                        " are intact: rerun the same command to finish") from exc
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+
+
 def run_recipe(recipe: Recipe, out: Path | None = None, force: bool = False) -> RunResult:
     """Run `recipe` into `out` (default: the recipe's `out`), resuming what is done."""
     started = time.time()
@@ -158,15 +188,7 @@ def run_recipe(recipe: Recipe, out: Path | None = None, force: bool = False) -> 
         todo = [item for item in items if item.input_id not in done]
         log.info("%d inputs, %d already done, %d to do", len(items), len(items) - len(todo), len(todo))
         if todo:
-            started_ray = init_ray(recipe, out)
-            try:
-                _stream(todo, recipe, context, writer)
-            finally:
-                writer.close()
-                if started_ray:
-                    import ray
-
-                    ray.shutdown()
+            _run_streaming(todo, recipe, context, writer, out)
         input_ids = [item.input_id for item in items]
     wall_s = time.time() - started
     run_record = {"started_at": started, "wall_s": round(wall_s, 3), "inputs_total": len(input_ids),

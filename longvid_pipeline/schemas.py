@@ -34,7 +34,7 @@ def available_tables() -> list[str]:
     return [name for name in TABLES if (schema_dir() / f"{name}.sql").exists()]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ddl(table: str) -> str:
     path = schema_dir() / f"{table}.sql"
     if not path.exists():
@@ -42,7 +42,7 @@ def ddl(table: str) -> str:
     return path.read_text()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _describe(table: str) -> tuple[pa.Schema, dict[str, str]]:
     connection = duckdb.connect()
     try:

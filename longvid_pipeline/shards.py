@@ -36,11 +36,15 @@ ROW_TABLES = ("clips", "qa", "niah")
 def write_atomic(path: Path, data: bytes) -> None:
     """Write bytes under a temporary name in the same folder, fsync, then rename."""
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(temp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+    try:
+        with open(temp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)  # a failed write (disk full) leaves nothing behind
+        raise
 
 
 def read_commits(out: Path) -> list[dict[str, Any]]:
@@ -199,10 +203,14 @@ def _write_table(
     for part, offset in enumerate(range(0, data.num_rows, rows_per_file)):
         final = out / table / f"part-{commit_id}-{part:04d}.parquet"
         temp = final.with_name(f".{final.name}.tmp")
-        pq.write_table(data.slice(offset, rows_per_file), temp, compression=compression)
-        with open(temp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, final)
+        try:
+            pq.write_table(data.slice(offset, rows_per_file), temp, compression=compression)
+            with open(temp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(temp, final)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
         names.append(str(final.relative_to(out)))
     return names
 

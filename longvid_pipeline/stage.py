@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from longvid_pipeline.config import param
+from longvid_pipeline.errors import is_disk_full
 from longvid_pipeline.item import ITEM_COLUMN, WorkItem
 
 
@@ -98,8 +99,12 @@ class Stage:
         try:
             item = self.process(item)
         except Reject as rejection:
+            if is_disk_full(rejection):
+                raise
             item.reject_input(self.name, rejection.reason, rejection.detail)
-        except Exception as exc:  # one bad video must never stop the run
+        except Exception as exc:  # one bad video must never stop the run; a full disk must
+            if is_disk_full(exc):
+                raise
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             detail += "\n" + traceback.format_exc(limit=6)
             item.reject_input(self.name, f"error_{type(exc).__name__}", detail)

@@ -16,6 +16,7 @@ kept next to it. The temporary folder OUT/.tmp/<input_id>/ is removed in every c
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import shutil
@@ -32,6 +33,7 @@ import yt_dlp
 
 from longvid_pipeline.config import param
 from longvid_pipeline.coordination import HostSlots, VideoClaims
+from longvid_pipeline.errors import DiskFullError, is_disk_full
 from longvid_pipeline.ids import video_id_for
 from longvid_pipeline.item import WorkItem, utc_now
 from longvid_pipeline.media import MediaInfo, ProbeError, ffmpeg_binary, probe
@@ -123,7 +125,11 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def classify_download_error(exc: BaseException) -> Reject:
-    """Map a yt-dlp / urllib failure to a reject; transient ones come back as TransientReject."""
+    """Map a yt-dlp / urllib failure to a reject; transient ones come back as TransientReject.
+
+    A full disk is no reject (the input is fine): it is raised, unretried, to stop the run."""
+    if is_disk_full(exc):
+        raise DiskFullError(errno.ENOSPC, f"no space left on device while downloading: {exc}") from exc
     detail = str(exc)[:2000]
     for link in _chain(exc):
         if isinstance(link, UnsafeURL):
