@@ -29,6 +29,7 @@ class ShotDetector(Protocol):
 
     name: str
     frame_size: tuple[int, int] | None
+    frame_resize: str  # "area" (swscale, whole frame) or "box" (numpy, see frames.BoxScaler)
 
     def consume(self, times: np.ndarray, frames: np.ndarray) -> None: ...
 
@@ -62,6 +63,7 @@ class ContentDetector:
     """Frame-difference detector with an adaptive (neighbour-relative) threshold."""
 
     name = "content"
+    frame_resize = "box"  # a difference score needs no exact scaler: 7x cheaper per frame
 
     def __init__(
         self,
@@ -83,17 +85,20 @@ class ContentDetector:
 
     def consume(self, times: np.ndarray, frames: np.ndarray) -> None:
         """Score each frame against the one before it (vectorized per chunk)."""
-        current = frames.astype(np.int16)
+        current = frames.reshape(len(frames), -1)
         previous = (
             current[:-1]
             if self._previous is None
-            else np.concatenate([self._previous[None], current[:-1]])
+            else np.concatenate([self._previous, current[:-1]])
         )
-        diffs = np.abs(current[len(current) - len(previous) :] - previous).mean(axis=(1, 2, 3))
+        later = current[len(current) - len(previous) :]
+        # |a - b| in uint8 as max - min: no widening copy, 10x cheaper than int16 math.
+        diffs = np.maximum(later, previous) - np.minimum(later, previous)
+        scores = diffs.sum(axis=1, dtype=np.uint32) * np.float32(1.0 / current.shape[1])
         if self._previous is None:
-            diffs = np.concatenate([[0.0], diffs])
-        self._previous = current[-1]
-        self._scores.append(diffs.astype(np.float32))
+            scores = np.concatenate([np.zeros(1, dtype=np.float32), scores])
+        self._previous = current[-1:].copy()
+        self._scores.append(scores.astype(np.float32))
         self._times.append(times)
 
     def frame_scores(self) -> tuple[np.ndarray, np.ndarray]:
@@ -124,6 +129,7 @@ class TransNetV2Detector:
 
     name = "transnetv2"
     frame_size = (48, 27)
+    frame_resize = "area"  # the network was trained on whole frames scaled by ffmpeg
     WINDOW, STEP, CONTEXT = 100, 50, 25
 
     def __init__(
@@ -200,6 +206,7 @@ class FixedDetector:
 
     name = "fixed"
     frame_size = None
+    frame_resize = "area"
 
     def __init__(self, *, stride_s: float) -> None:
         self.stride_s = stride_s
@@ -219,6 +226,7 @@ class AnnotationsDetector:
 
     name = "annotations"
     frame_size = None
+    frame_resize = "area"
 
     def __init__(self, *, scenes: list[dict[str, Any]]) -> None:
         self.scene_starts = sorted(float(scene["start_s"]) for scene in scenes)

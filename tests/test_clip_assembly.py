@@ -155,3 +155,17 @@ def test_clip_files_hold_exactly_the_span(
     first_is_blue = frames[0][..., 2].mean() > frames[0][..., 0].mean()
     assert first_is_blue == (start_frame >= 63)
     assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_batched_frame_statistics_equal_one_by_one() -> None:
+    """The decode pass summarizes sampled frames in batches; same numbers as one by one."""
+    rng = np.random.default_rng(4)
+    frames = rng.integers(0, 255, (5, 90, 160, 3), dtype=np.uint8)
+    single, batched = _stats(list(frames)), FrameStats()
+    batched.add_batch([index * 0.5 for index in range(5)], frames)
+    assert batched.times == single.times
+    for name in ("luma_mean", "luma_std", "sharpness"):
+        np.testing.assert_allclose(getattr(batched, name), getattr(single, name), rtol=1e-5)
+    np.testing.assert_allclose(batched.histograms, single.histograms, atol=1e-7)
+    np.testing.assert_allclose(batched.thumbs, single.thumbs, rtol=1e-5)
+    assert all(isinstance(v, float) for v in batched.sharpness + batched.luma_mean)

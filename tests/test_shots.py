@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
+from av.video.reformatter import Interpolation, VideoReformatter
 
 from longvid_pipeline.demo_world import render_video
-from longvid_pipeline.frames import DecodeSettings, decode_pass
+from longvid_pipeline.frames import BoxScaler, DecodeSettings, _ChunkBuffer, decode_pass
+from longvid_pipeline.media import run_ffmpeg
 from longvid_pipeline.shots import (
     AnnotationsDetector,
     ContentDetector,
@@ -139,3 +142,115 @@ def test_fixed_and_annotation_detectors() -> None:
 def test_cut_f1_one_to_one_matching() -> None:
     assert cut_f1([1.0, 1.1, 5.0], [1.0, 9.0], 0.5) == pytest.approx((1 / 3, 1 / 2, 0.4))
     assert cut_f1([], [], 0.5) == (1.0, 1.0, 1.0)
+
+
+def _yuv_frame(y: np.ndarray, u: np.ndarray, v: np.ndarray, fmt: str = "yuv420p") -> av.VideoFrame:
+    if fmt == "yuv444p":
+        return av.VideoFrame.from_ndarray(np.stack([y, u, v]), format=fmt)
+    planes = np.concatenate([y.ravel(), u.ravel(), v.ravel()])
+    return av.VideoFrame.from_ndarray(planes.reshape(-1, y.shape[1]), format=fmt)
+
+
+def _uniform(
+    width: int, height: int, yuv: tuple[int, int, int], fmt: str = "yuv420p"
+) -> av.VideoFrame:
+    y, u, v = yuv
+    return _yuv_frame(
+        np.full((height, width), y, np.uint8),
+        np.full((height // 2, width // 2), u, np.uint8),
+        np.full((height // 2, width // 2), v, np.uint8),
+        fmt,
+    )
+
+
+def _box_rgb(scaler: BoxScaler, frame: av.VideoFrame) -> np.ndarray:
+    out = np.empty((1, scaler.size[1], scaler.size[0], 3), np.uint8)
+    scaler.add(0, frame)
+    scaler.rgb(1, out)
+    return out[0]
+
+
+def test_box_scaler_is_bt601_and_matches_swscale_area() -> None:
+    """Uniform frames give BT.601 colours (limited or full range); real content agrees
+    with libswscale's area average to within swscale's own rounding."""
+    limited = BoxScaler((48, 27), (640, 360), full_range=False, batch=1)
+    assert _box_rgb(limited, _uniform(640, 360, (16, 128, 128))).max() == 0
+    assert _box_rgb(limited, _uniform(640, 360, (235, 128, 128))).min() == 255
+    red = _box_rgb(limited, _uniform(640, 360, (81, 90, 240)))[5, 5]  # BT.601 pure red
+    assert red[0] >= 253 and red[1:].max() <= 1
+    full = BoxScaler((48, 27), (640, 360), full_range=True, batch=1)
+    assert _box_rgb(full, _uniform(640, 360, (128, 128, 128)))[0, 0].tolist() == [128, 128, 128]
+
+    rng = np.random.default_rng(3)
+
+    def smooth(height: int, width: int) -> np.ndarray:
+        blocks = rng.integers(40, 220, (-(-height // 8), -(-width // 8)))
+        return np.kron(blocks, np.ones((8, 8)))[:height, :width].astype(np.uint8)
+
+    frame = _yuv_frame(smooth(360, 640), smooth(180, 320), smooth(180, 320))
+    exact = BoxScaler(
+        (160, 90), (640, 360), full_range=False, luma_rows=99, chroma_rows=99, batch=1
+    )
+    area = (
+        VideoReformatter()
+        .reformat(frame, width=160, height=90, format="rgb24", interpolation=Interpolation.AREA)
+        .to_ndarray()
+    )
+    assert np.abs(_box_rgb(exact, frame).astype(int) - area).mean() < 3.0
+    assert BoxScaler.fits("yuv420p", (640, 360), (160, 90), exact=True)
+    assert not BoxScaler.fits("yuv420p", (642, 360), (160, 90), exact=True)
+    assert not BoxScaler.fits("yuv444p", (640, 360), (48, 27))
+    assert not BoxScaler.fits("yuv420p", (90, 50), (48, 27))
+
+
+def test_detector_frames_keep_order_across_scalers_and_geometries() -> None:
+    """A chunk mixes box-scaled frames of two sizes and swscale frames (another pixel
+    format): every frame arrives once, in order, with its own colour."""
+    received: list[tuple[np.ndarray, np.ndarray]] = []
+    buffer = _ChunkBuffer(lambda t, f: received.append((t, f)), (48, 27), 16, "box")
+    kinds = [(640, 360, "yuv420p")] * 7 + [(640, 360, "yuv444p")] * 3 + [(320, 180, "yuv420p")] * 9
+    greys = []
+    for index, (width, height, fmt) in enumerate(kinds):
+        grey = 40 + 8 * index
+        greys.append(grey)
+        y = np.full((height, width), grey, np.uint8)
+        chroma = (height, width) if fmt == "yuv444p" else (height // 2, width // 2)
+        u = np.full(chroma, 128, np.uint8)
+        buffer.add(index / 30, _yuv_frame(y, u, u, fmt))
+    buffer.flush()
+    times = np.concatenate([t for t, _ in received])
+    frames = np.concatenate([f for _, f in received])
+    np.testing.assert_allclose(times, np.arange(len(kinds)) / 30)
+    expected = (np.array(greys) - 16) * 255 / 219
+    np.testing.assert_allclose(frames.mean(axis=(1, 2, 3)), expected, atol=3.0)
+    assert [len(t) for t, _ in received] == [16, 3]
+
+
+def _textured(path: Path, scenes: list[tuple[str, int]]) -> list[float]:
+    """Hard cuts between noisy moving lavfi sources at 640x360 (the box scaler's row
+    sampling at work); returns the true cut times."""
+    inputs, cuts, done = [], [], 0
+    for source, frames in scenes:
+        inputs += ["-f", "lavfi", "-i", f"{source}=s=640x360:r=30,trim=end_frame={frames},"
+                   "noise=alls=16:allf=t+u,format=yuv420p,setsar=1"]  # fmt: skip
+        cuts.append(done / 30)
+        done += frames
+    chain = "".join(f"[{i}]" for i in range(len(scenes)))
+    run_ffmpeg([
+        *inputs, "-filter_complex", f"{chain}concat=n={len(scenes)}:v=1:a=0[v]", "-map", "[v]",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", "60", str(path),
+    ])  # fmt: skip
+    return cuts[1:]
+
+
+def test_content_detector_finds_cuts_in_noisy_moving_video(tmp_path: Path) -> None:
+    scenes = [
+        ("testsrc2", 75),
+        ("cellauto", 80),
+        ("mandelbrot", 70),
+        ("rgbtestsrc", 65),
+        ("testsrc2", 60),
+    ]
+    truth = _textured(tmp_path / "t.mp4", scenes)
+    predicted = _detect(str(tmp_path / "t.mp4"), _content())
+    assert cut_f1(predicted, truth, tolerance_s=0.5 / 30)[2] == 1.0, (predicted, truth)

@@ -211,6 +211,7 @@ class SegmentStage(Stage):
         config = self.config
         settings = DecodeSettings(
             detector_size=detector.frame_size,
+            detector_resize=getattr(detector, "frame_resize", "area"),
             stats_size=(config.stats_width, config.stats_height),
             stats_fps=config.stats_fps,
             threads=config.decode_threads,
