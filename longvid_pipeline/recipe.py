@@ -45,6 +45,9 @@ class RayConfig:
     )
     num_cpus: int | None = param(None, "CPUs of a local Ray (null: all)", min=1)
     object_store_mb: int | None = param(None, "object store size of a local Ray in MiB", min=64)
+    fuse_cpu_stages: bool = param(
+        True, "run consecutive CPU-only stages in one worker (false: one operator per stage)"
+    )
 
 
 @dataclass

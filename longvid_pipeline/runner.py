@@ -23,9 +23,10 @@ from longvid_pipeline.errors import DiskFullError, RunFailed, is_disk_full
 from longvid_pipeline.inputs import open_inputs
 from longvid_pipeline.item import ITEM_COLUMN, WorkItem
 from longvid_pipeline.manifest import write_manifest
+from longvid_pipeline.operators import add_operator, plan_operators
 from longvid_pipeline.recipe import Recipe
 from longvid_pipeline.shards import COMMITS_DIR, ShardWriter
-from longvid_pipeline.stage import RunContext, Stage, StageSpec
+from longvid_pipeline.stage import RunContext
 
 log = logging.getLogger("longvid_pipeline")
 
@@ -92,48 +93,6 @@ def init_ray(recipe: Recipe, out: Path) -> bool:
     return True
 
 
-class _StageActor:
-    """Actor wrapper: one stage instance per actor, so `setup()` runs once per worker."""
-
-    def __init__(self, stage_cls: type[Stage], config: Any, context: RunContext) -> None:
-        self.stage = stage_cls(config, context)
-
-    def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
-        return self.stage(batch)
-
-
-def _run_stage_task(batch: dict[str, Any], stage_cls: type[Stage], config: Any, context: RunContext) -> dict[str, list[str]]:
-    """Task body for stateless stages: building the stage is cheap, so build per batch."""
-    return stage_cls(config, context)(batch)
-
-
-def _add_operator(dataset: Any, spec: StageSpec, context: RunContext) -> Any:
-    from ray.data import ActorPoolStrategy, TaskPoolStrategy
-
-    resources = spec.resources
-    common: dict[str, Any] = {"batch_size": resources.batch_size, "num_cpus": resources.num_cpus,
-                              "batch_format": "numpy"}
-    if resources.num_gpus:
-        common["num_gpus"] = resources.num_gpus
-    if spec.stage_cls.uses_actor:
-        return dataset.map_batches(
-            _StageActor,
-            fn_constructor_kwargs={"stage_cls": spec.stage_cls, "config": spec.config, "context": context},
-            compute=ActorPoolStrategy(min_size=1, max_size=resources.concurrency),
-            # A dead actor fails the run instead of waiting for a restart that the other
-            # pools' CPUs may never let it schedule (a hang); the rerun resumes the work.
-            max_restarts=0,
-            max_task_retries=0,
-            **common,
-        )
-    return dataset.map_batches(
-        _run_stage_task,
-        fn_kwargs={"stage_cls": spec.stage_cls, "config": spec.config, "context": context},
-        compute=TaskPoolStrategy(size=resources.concurrency),
-        **common,
-    )
-
-
 def _stream(items: list[WorkItem], recipe: Recipe, context: RunContext, writer: ShardWriter) -> None:
     import ray.data
 
@@ -142,8 +101,8 @@ def _stream(items: list[WorkItem], recipe: Recipe, context: RunContext, writer: 
     data_context.execution_options.preserve_order = False
     rows = [{"input_id": item.input_id, ITEM_COLUMN: item.to_json()} for item in items]
     dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
-    for spec in recipe.stages:
-        dataset = _add_operator(dataset, spec, context)
+    for operator in plan_operators(recipe.stages, recipe.ray.fuse_cpu_stages):
+        dataset = add_operator(dataset, operator, context)
     for batch in dataset.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=2):
         writer.add(WorkItem.from_json(str(text)) for text in batch[ITEM_COLUMN])
         log.info("committed %d/%d inputs", writer.committed_items + len(writer._buffer), len(items))

@@ -75,3 +75,17 @@ def test_shipped_recipes_are_valid_and_show_every_default(name: str) -> None:
         assert known <= shown, f"{name}: stages.{spec.name} does not show {sorted(known - shown)}"
         assert set(defaults["stages"][spec.name]["resources"]) <= set(raw["stages"][spec.name]["resources"])
     assert set(dataclasses.asdict(recipe.source.demo)) <= set(raw["source"]["demo"])
+
+
+def test_cpu_stages_fuse_into_one_operator_and_gpu_stages_stand_alone() -> None:
+    from longvid_pipeline.operators import plan_operators
+
+    recipe = load_recipe(RECIPE_DIR / "demo.yaml", ["stages.caption.resources.num_gpus=1",
+                                                    "stages.segment.resources.concurrency=3"])
+    fused = plan_operators(recipe.stages, fuse_cpu_stages=True)
+    assert [op.name for op in fused] == ["fetch+segment", "caption", "qa+validate"]
+    assert fused[0].resources.concurrency == 3 and fused[0].uses_actor
+    assert fused[1].resources.num_gpus == 1
+    separate = plan_operators(recipe.stages, fuse_cpu_stages=False)
+    assert [op.name for op in separate] == ["fetch", "segment", "caption", "qa", "validate"]
+    assert [op.uses_actor for op in separate] == [False, True, True, False, True]

@@ -1,0 +1,97 @@
+"""From recipe stages to Ray Data operators: which stages share a worker, and with what.
+
+By default consecutive CPU-only stages are fused into one operator (`ray.fuse_cpu_stages`):
+each worker runs the whole chain on its item, which keeps every core busy without a pool
+per stage. A GPU stage always gets an operator of its own, so CPU work (decode, resize)
+runs in CPU workers feeding a GPU actor pool. With fusion off, every stage is its own
+operator and scales on its own (large clusters).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from longvid_pipeline.stage import Resources, RunContext, StageChain, StageSpec
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One Ray Data operator: the stages it runs and what each worker asks for."""
+
+    specs: tuple[StageSpec, ...]
+    resources: Resources
+    uses_actor: bool
+
+    @property
+    def name(self) -> str:
+        return "+".join(spec.name for spec in self.specs)
+
+
+def _merge(specs: list[StageSpec]) -> Operator:
+    """A fused operator asks for the most any member asks for."""
+    resources = Resources(
+        num_cpus=max(spec.resources.num_cpus for spec in specs),
+        num_gpus=max(spec.resources.num_gpus for spec in specs),
+        concurrency=max(spec.resources.concurrency for spec in specs),
+        batch_size=min(spec.resources.batch_size for spec in specs),
+    )
+    return Operator(tuple(specs), resources, any(spec.stage_cls.uses_actor for spec in specs))
+
+
+def plan_operators(specs: list[StageSpec], fuse_cpu_stages: bool) -> list[Operator]:
+    """Group stages into operators, in recipe order."""
+    if not fuse_cpu_stages:
+        return [_merge([spec]) for spec in specs]
+    operators: list[Operator] = []
+    group: list[StageSpec] = []
+    for spec in specs:
+        if spec.resources.num_gpus:
+            if group:
+                operators.append(_merge(group))
+                group = []
+            operators.append(_merge([spec]))
+        else:
+            group.append(spec)
+    if group:
+        operators.append(_merge(group))
+    return operators
+
+
+def _run_chain_task(batch: dict[str, Any], specs: list[StageSpec], context: RunContext) -> dict[str, list[str]]:
+    """Task body for stateless chains: building the stages is cheap, so build per batch."""
+    return StageChain(specs, context)(batch)
+
+
+def add_operator(dataset: Any, operator: Operator, context: RunContext) -> Any:
+    """Append `operator` to the Ray dataset: an actor pool when a member loads something."""
+    from ray.data import ActorPoolStrategy, TaskPoolStrategy
+
+    resources = operator.resources
+    common: dict[str, Any] = {"batch_size": resources.batch_size, "num_cpus": resources.num_cpus,
+                              "batch_format": "numpy"}
+    if resources.num_gpus:
+        common["num_gpus"] = resources.num_gpus
+    specs = list(operator.specs)
+    if operator.uses_actor:
+        with warnings.catch_warnings():
+            # Ray 2.60 has no named parameter for actor restarts yet; the generic remote
+            # args still work (their deprecation names Ray 2.64).
+            warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+            return dataset.map_batches(
+                StageChain,
+                fn_constructor_kwargs={"specs": specs, "context": context},
+                compute=ActorPoolStrategy(min_size=1, max_size=resources.concurrency),
+                # A dead actor fails the run instead of waiting for a restart that may never
+                # be scheduled (a hang); the rerun resumes from the last commit.
+                max_restarts=0,
+                max_task_retries=0,
+                **common,
+            )
+    return dataset.map_batches(
+        _run_chain_task,
+        fn_kwargs={"specs": specs, "context": context},
+        compute=TaskPoolStrategy(size=resources.concurrency),
+        **common,
+    )
