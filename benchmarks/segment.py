@@ -305,7 +305,7 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
-        "--threads", type=int, default=0, help="decoder threads, ffmpeg and stage alike (0 = auto)"
+        "--threads", type=int, default=1, help="decoder threads, ffmpeg and stage alike (0 = auto; 1 is the stage default)"
     )
     parser.add_argument(
         "--quick",
