@@ -22,27 +22,28 @@ class RunFailed(RuntimeError):
     """The run stopped (a worker died, a stage crashed); committed work is kept."""
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """`exc` and what it wraps: __cause__/__context__, Ray's `.cause`, yt-dlp's exc_info."""
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and every exception it wraps: yt-dlp's exc_info, Ray's `.cause`, and Python's
+    __cause__ / __context__; each once."""
     seen: set[int] = set()
-    pending: list[BaseException | None] = [exc]
-    while pending:
-        current = pending.pop()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
         yield current
         exc_info = getattr(current, "exc_info", None)
-        wrapped = exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) > 1 else None
+        if isinstance(exc_info, tuple) and len(exc_info) > 1 and isinstance(exc_info[1], BaseException):
+            todo.append(exc_info[1])
         cause = getattr(current, "cause", None)
-        pending += [current.__cause__, current.__context__, wrapped if isinstance(wrapped, BaseException) else None,
-                    cause if isinstance(cause, BaseException) else None]
+        todo.extend(c for c in (cause, current.__cause__, current.__context__) if isinstance(c, BaseException))
 
 
 def is_disk_full(exc: BaseException) -> bool:
     """True when `exc`, or anything it wraps, is ENOSPC / EDQUOT (also as text, as Arrow and
     Ray sometimes only keep the message)."""
-    for current in _causes(exc):
+    for current in exception_chain(exc):
         if isinstance(current, DiskFullError):
             return True
         if isinstance(current, OSError) and current.errno in DISK_FULL_ERRNOS:

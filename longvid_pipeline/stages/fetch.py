@@ -24,7 +24,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -33,7 +33,7 @@ import yt_dlp
 
 from longvid_pipeline.config import param
 from longvid_pipeline.coordination import HostSlots, VideoClaims
-from longvid_pipeline.errors import DiskFullError, is_disk_full
+from longvid_pipeline.errors import DiskFullError, exception_chain, is_disk_full
 from longvid_pipeline.ids import video_id_for
 from longvid_pipeline.item import WorkItem, utc_now
 from longvid_pipeline.media import MediaInfo, ProbeError, ffmpeg_binary, probe
@@ -103,27 +103,6 @@ class Fetched:
 # ---------------------------------------------------------------------------- errors
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """`exc` and every exception it wraps (yt-dlp's exc_info / cause, Python's __cause__)."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        exc_info = getattr(current, "exc_info", None)
-        if isinstance(exc_info, tuple) and len(exc_info) > 1:
-            todo.append(exc_info[1])
-        cause = getattr(current, "cause", None)
-        todo.extend(
-            c
-            for c in (cause, current.__cause__, current.__context__)
-            if isinstance(c, BaseException)
-        )
-
-
 def classify_download_error(exc: BaseException) -> Reject:
     """Map a yt-dlp / urllib failure to a reject; transient ones come back as TransientReject.
 
@@ -131,14 +110,14 @@ def classify_download_error(exc: BaseException) -> Reject:
     if is_disk_full(exc):
         raise DiskFullError(errno.ENOSPC, f"no space left on device while downloading: {exc}") from exc
     detail = str(exc)[:2000]
-    for link in _chain(exc):
+    for link in exception_chain(exc):
         if isinstance(link, UnsafeURL):
             return Reject(link.reason, link.detail)
         status = getattr(link, "status", None) or getattr(link, "code", None)
         if isinstance(status, int) and 400 <= status < 600:
             kind = TransientReject if status >= 500 or status in RETRIABLE_HTTP else Reject
             return kind(f"http_{status}", detail)
-    for link in _chain(exc):
+    for link in exception_chain(exc):
         if isinstance(link, TimeoutError) or "timed out" in str(link).lower():
             return TransientReject("timeout", detail)
     if "unsupported url" in detail.lower():
