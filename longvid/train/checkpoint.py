@@ -2,6 +2,11 @@
 
 A checkpoint folder is written under a temporary name and renamed when complete, so
 `latest_checkpoint` never returns a half-written one.
+
+Weights and optimizer state are always the full, unsharded ones (torch's distributed
+state-dict API gathers FSDP shards; the optimizer state is keyed by parameter name), so a
+checkpoint loads into a bare `VideoLLM` and resumes under any strategy or worker count.
+Under FSDP gathering is collective: every rank calls `save_checkpoint`, rank 0 writes.
 """
 
 from __future__ import annotations
@@ -13,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_model, save_file
+from torch import nn
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_optimizer_state_dict,
+)
+from torch.distributed.tensor import DTensor
 
 from longvid.model.video_llm import VideoLLM
 
@@ -29,6 +42,37 @@ class LoopState:
     stage_step: int = 0
 
 
+def is_sharded(model: nn.Module) -> bool:
+    """Whether the parameters are FSDP shards (DTensors) rather than whole tensors."""
+    return any(isinstance(p, DTensor) for p in model.parameters())
+
+
+def _options(model: nn.Module) -> StateDictOptions:
+    return StateDictOptions(full_state_dict=True, cpu_offload=is_sharded(model))
+
+
+def full_state(
+    model: nn.Module, optimizer: torch.optim.Optimizer
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Unsharded weights (tied names once, as safetensors' save_model does) and optimizer state.
+
+    Collective when `model` is FSDP-sharded: every rank must call it; rank 0 gets the data,
+    the others empty dicts.
+    """
+    options = _options(model)
+    weights = get_model_state_dict(model, options=options)
+    optim = get_optimizer_state_dict(model, optimizer, options=options)
+    aliases: dict[int, list[str]] = {}
+    for name, param in model.named_parameters(remove_duplicate=False):
+        aliases.setdefault(id(param), []).append(name)
+    for names in aliases.values():
+        if all(name in weights for name in names):
+            for name in sorted(names)[1:]:
+                del weights[name]
+    weights = {k: v.detach().to("cpu").contiguous() for k, v in weights.items()}
+    return weights, optim
+
+
 def save_checkpoint(
     output_dir: Path,
     model: VideoLLM,
@@ -38,18 +82,28 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     keep: int,
-) -> Path:
-    """Write step-NNNNNNNN/ atomically and prune all but the `keep` newest."""
+    rank: int = 0,
+) -> Path | None:
+    """Write step-NNNNNNNN/ atomically and prune all but the `keep` newest (rank 0 only).
+
+    Under FSDP every rank calls this (the weights are gathered collectively); otherwise
+    ranks other than 0 return at once. Returns the folder on rank 0, else None.
+    """
+    if rank != 0 and not is_sharded(model):
+        return None
+    weights, optim = full_state(model, optimizer)
+    if rank != 0:
+        return None
     root = Path(output_dir) / "checkpoints"
     final = root / f"{PREFIX}{state.global_step:08d}"
     temp = root / f".{final.name}.tmp"
     shutil.rmtree(temp, ignore_errors=True)
     temp.mkdir(parents=True)
-    save_model(model, str(temp / "model.safetensors"))
+    save_file(weights, str(temp / "model.safetensors"), metadata={"format": "pt"})
     (temp / "config.json").write_text(json.dumps(config, indent=2))
     (temp / "state.json").write_text(json.dumps(asdict(state)))
     torch.save(
-        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+        {"optimizer": optim, "scheduler": scheduler.state_dict()},
         temp / "optimizer.pt",
     )
     tokenizer.save_pretrained(str(temp / "tokenizer"))
@@ -73,15 +127,27 @@ def latest_checkpoint(output_dir: Path) -> Path | None:
 
 
 def load_weights(path: Path, model: VideoLLM) -> LoopState:
-    """Load model weights from a checkpoint folder and return its loop state."""
+    """Load weights into a bare (unsharded, unwrapped) model; returns the loop state."""
     missing, unexpected = load_model(model, str(Path(path) / "model.safetensors"), strict=True)
     if missing or unexpected:
         raise ValueError(f"{path}: missing {missing} unexpected {unexpected}")
     return LoopState(**json.loads((Path(path) / "state.json").read_text()))
 
 
-def load_optimizer(path: Path, optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
-    """Restore optimizer and LR scheduler state saved with the checkpoint."""
+def load_optimizer(
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
+) -> None:
+    """Restore optimizer (onto `model`'s, possibly sharded, parameters) and LR scheduler state.
+
+    Every rank reads the full state; under FSDP each keeps its own shard. Not strict: a
+    trainable parameter that never got a gradient (a vision tower's unused pooling head)
+    has no AdamW state to save, as with `Optimizer.load_state_dict`.
+    """
     saved = torch.load(Path(path) / "optimizer.pt", map_location="cpu", weights_only=False)
-    optimizer.load_state_dict(saved["optimizer"])
+    set_optimizer_state_dict(
+        model,
+        optimizer,
+        saved["optimizer"],
+        options=StateDictOptions(full_state_dict=True, strict=False),
+    )
     scheduler.load_state_dict(saved["scheduler"])

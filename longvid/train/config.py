@@ -54,7 +54,12 @@ class TrainerSection:
     )
     num_workers: int = param(1, "Ray Train workers (backend: ray)", min=1)
     use_gpu: bool = param(False, "one GPU per worker (local: use cuda when available)")
-    strategy: str = param("ddp", "multi-worker wrapping", choices=("ddp", "fsdp"))
+    strategy: str = param(
+        "ddp",
+        "multi-worker (backend: ray, num_workers > 1) wrapping: ddp (replicas) or fsdp "
+        "(FSDP2 fully_shard: sharded weights, grads and optimizer state); CPU (gloo) or GPU",
+        choices=("ddp", "fsdp"),
+    )
     precision: str = param(
         "bf16", "bf16 autocast on GPU (CPU always runs fp32)", choices=("bf16", "fp32")
     )

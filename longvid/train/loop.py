@@ -94,6 +94,8 @@ def optimizer_step(
     for micro in range(trainer.grad_accum):
         batch = next(batches)
         last = micro == trainer.grad_accum - 1
+        if hasattr(model, "set_requires_gradient_sync"):  # FSDP2: reduce-scatter once per step
+            model.set_requires_gradient_sync(last)
         sync = (
             contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
         )
@@ -151,14 +153,34 @@ def _stage_loader(
 
 
 def train(config: TrainConfig, runtime: Runtime) -> list[dict[str, Any]]:
-    """Run the whole schedule (resuming if asked); returns the logged progress records."""
+    """Run the whole schedule (resuming if asked); returns the logged progress records.
+
+    Order matters for FSDP: weights are loaded into the bare model, the model is sharded once,
+    and only then are a stage's optimizer (over the sharded parameters) and wrapper built.
+    """
     output_dir = Path(config.output_dir)
+    strategy = config.trainer.strategy
     model, tokenizer = build_model(config)
     checkpoint = latest_checkpoint(output_dir) if config.trainer.resume else None
     state = load_weights(checkpoint, model) if checkpoint else LoopState()
-    model.to(runtime.device)
+    runtime.shard(model, strategy)
     log, raw_config = RunLog(output_dir, runtime.rank), dataclasses.asdict(config)
     saved: tuple[Any, Any] | None = None
+    saved_step = state.global_step if checkpoint else -1
+
+    def save(optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
+        save_checkpoint(
+            output_dir,
+            model,
+            tokenizer,
+            raw_config,
+            state,
+            optimizer,
+            scheduler,
+            config.trainer.keep_checkpoints,
+            runtime.rank,
+        )
+
     for index in range(state.stage_index, len(config.schedule.stages)):
         stage = config.schedule.stages[index]
         rows = read_qa(
@@ -174,8 +196,10 @@ def train(config: TrainConfig, runtime: Runtime) -> list[dict[str, Any]]:
             continue
         optimizer, scheduler = stage_optimizer(model, stage, total, config.trainer.weight_decay)
         if checkpoint and start > 0:
-            load_optimizer(checkpoint, optimizer, scheduler)
-        wrapped = runtime.wrap(model, config.trainer.strategy)
+            load_optimizer(checkpoint, model, optimizer, scheduler)
+        # a fresh DDP per stage over the bare model (its reducer knows only the parameters
+        # trainable when it is built); FSDP and single workers get the model itself
+        wrapped = runtime.wrap(model, strategy, find_unused="encoder" in stage.train)
         batches = _stage_loader(config, stage, index, model, tokenizer, runtime, rows, start)
         window_start, window = time.perf_counter(), []
         for step in range(start, total):
@@ -187,29 +211,14 @@ def train(config: TrainConfig, runtime: Runtime) -> list[dict[str, Any]]:
                 log.write(record)
                 runtime.report(record)
                 window_start, window = time.perf_counter(), []
-            if state.global_step % config.trainer.save_every == 0 and runtime.rank == 0:
-                save_checkpoint(
-                    output_dir,
-                    model,
-                    tokenizer,
-                    raw_config,
-                    state,
-                    optimizer,
-                    scheduler,
-                    config.trainer.keep_checkpoints,
-                )
-        del batches
+            if state.global_step % config.trainer.save_every == 0:
+                save(optimizer, scheduler)
+                saved_step = state.global_step
+        del batches, wrapped
         saved = (optimizer, scheduler)
-    if runtime.rank == 0 and saved is not None and not _saved_at(output_dir, state):
-        save_checkpoint(
-            output_dir, model, tokenizer, raw_config, state, *saved, config.trainer.keep_checkpoints
-        )
+    if saved is not None and saved_step != state.global_step:
+        save(*saved)
     return log.records
-
-
-def _saved_at(output_dir: Path, state: LoopState) -> bool:
-    latest = latest_checkpoint(output_dir)
-    return latest is not None and latest.name.endswith(f"{state.global_step:08d}")
 
 
 def _record(
