@@ -71,6 +71,11 @@ def _ray_temp_dir(out: Path) -> str:
     return str(link)
 
 
+def _ray_log_level() -> int:
+    """Ray's own INFO lines only with -v (the run prints its own summary)."""
+    return logging.INFO if log.isEnabledFor(logging.INFO) else logging.WARNING
+
+
 def init_ray(recipe: Recipe, out: Path) -> bool:
     """Join a cluster (recipe address or RAY_ADDRESS) or start a local Ray under OUT.
 
@@ -81,10 +86,11 @@ def init_ray(recipe: Recipe, out: Path) -> bool:
         return False
     address = recipe.ray.address or os.environ.get("RAY_ADDRESS")
     if address:
-        ray.init(address=address, log_to_driver=True)
+        ray.init(address=address, log_to_driver=True, logging_level=_ray_log_level())
         return True
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    kwargs: dict[str, Any] = {"include_dashboard": False, "_temp_dir": _ray_temp_dir(out), "log_to_driver": True}
+    kwargs: dict[str, Any] = {"include_dashboard": False, "_temp_dir": _ray_temp_dir(out), "log_to_driver": True,
+                              "logging_level": _ray_log_level()}
     if recipe.ray.num_cpus:
         kwargs["num_cpus"] = recipe.ray.num_cpus
     if recipe.ray.object_store_mb:
@@ -96,6 +102,8 @@ def init_ray(recipe: Recipe, out: Path) -> bool:
 def _stream(items: list[WorkItem], recipe: Recipe, context: RunContext, writer: ShardWriter) -> None:
     import ray.data
 
+    if not log.isEnabledFor(logging.INFO):  # without -v, Ray Data's notices are noise
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
     data_context = ray.data.DataContext.get_current()
     data_context.enable_progress_bars = False
     data_context.execution_options.preserve_order = False
