@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from longvid_pipeline.schemas import TABLES, arrow_schema, available_tables, schema_dir
-from longvid_pipeline.shards import write_atomic
+from longvid_pipeline.shards import sum_validation, write_atomic
 
 Row = dict[str, Any]
 Video = dict[str, Any]
@@ -445,14 +445,7 @@ def _later_occurrences(frame: pd.DataFrame, columns: list[str], positions: list[
 # --------------------------------------------------------------------------- summaries
 def merge_validation(a: Validation, b: Validation) -> Validation:
     """Sum two validation summaries (table -> expectation -> evaluated/failed)."""
-    total: Validation = {}
-    for summary in (a, b):
-        for table, expectations in summary.items():
-            for name, counts in expectations.items():
-                slot = total.setdefault(table, {}).setdefault(name, {"evaluated": 0, "failed": 0})
-                slot["evaluated"] += int(counts.get("evaluated", 0))
-                slot["failed"] += int(counts.get("failed", 0))
-    return total
+    return sum_validation([a, b])
 
 
 def _pass_rate(counts: dict[str, int]) -> float | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from longvid_pipeline.schemas import arrow_schema, available_tables, ddl, schema_dir
+from longvid_pipeline.schemas import available_tables, ddl, schema_dir
 from longvid_pipeline.shards import committed_files
 
 
@@ -49,7 +49,3 @@ def run_query(out: str | Path, sql: str) -> pa.Table:
     finally:
         connection.close()
 
-
-def table_schema(table: str) -> pa.Schema:
-    """The contract schema (re-exported for readers that only import query)."""
-    return arrow_schema(table)

@@ -113,7 +113,7 @@ def _stream(items: list[WorkItem], recipe: Recipe, context: RunContext, writer: 
         dataset = add_operator(dataset, operator, context)
     for batch in dataset.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=2):
         writer.add(WorkItem.from_json(str(text)) for text in batch[ITEM_COLUMN])
-        log.info("committed %d/%d inputs", writer.committed_items + len(writer._buffer), len(items))
+        log.info("committed %d/%d inputs", writer.committed_items + writer.pending, len(items))
 
 
 def _run_streaming(items: list[WorkItem], recipe: Recipe, context: RunContext, writer: ShardWriter,

@@ -195,9 +195,3 @@ def describe_markdown(table: str) -> str:
             f"| {fld.name} | {fld.type} | {'yes' if fld.nullable else 'no'} | {comments.get(fld.name, '')} |"
         )
     return "\n".join(lines)
-
-
-def json_default(value: Any) -> Any:
-    """JSON encoder fallback for rows (timestamps)."""
-    return value.isoformat() if isinstance(value, datetime) else str(value)
-

@@ -24,7 +24,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from longvid_pipeline.item import StageAccount, WorkItem
+from longvid_pipeline.item import WorkItem
 from longvid_pipeline.schemas import available_tables, conform_rows
 
 COMMITS_DIR = "_commits"
@@ -113,6 +113,11 @@ class ShardWriter:
         """Inputs already committed (kept or rejected): a rerun skips them."""
         return {input_id for record in read_commits(self.out) for input_id in record["input_ids"]}
 
+    @property
+    def pending(self) -> int:
+        """Items received but not committed yet."""
+        return len(self._buffer)
+
     def add(self, items: Iterable[WorkItem]) -> None:
         for item in items:
             self._buffer.append(item)
@@ -128,8 +133,8 @@ class ShardWriter:
         commit_rows(
             self.out, rows, sorted({item.input_id for item in items}),
             rows_per_file=self.rows_per_file, compression=self.compression, sequence=self._sequence,
-            extra={"accounts": _sum_accounts(items),
-                   "validation": _sum_validation(item.validation for item in items)},
+            extra={"accounts": _item_accounts(items),
+                   "validation": sum_validation(item.validation for item in items)},
         )
         self._sequence += 1
         self.committed_items += len(items)
@@ -251,39 +256,39 @@ def commit_rows(
     return record
 
 
-def _sum_accounts(items: Iterable[WorkItem]) -> dict[str, dict[str, float]]:
-    totals: dict[str, StageAccount] = {}
-    for item in items:
-        for stage, account in item.accounts.items():
-            total = totals.setdefault(stage, StageAccount())
-            for key, value in asdict(account).items():
-                setattr(total, key, getattr(total, key) + value)
-    return {stage: asdict(account) for stage, account in totals.items()}
-
-
-def _sum_validation(summaries: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    total: dict[str, dict[str, dict[str, int]]] = {}
-    for summary in summaries:
-        for table, expectations in summary.items():
-            for name, counts in expectations.items():
-                slot = total.setdefault(table, {}).setdefault(name, {"evaluated": 0, "failed": 0})
-                slot["evaluated"] += counts.get("evaluated", 0)
-                slot["failed"] += counts.get("failed", 0)
-    return total
-
-
-def sum_commit_accounts(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Stage accounts summed over commit records (the whole dataset, across runs)."""
+def sum_accounts(accounts: Iterable[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Sum per-stage accounts (stage -> inputs/passed/rejected/wall_s/cpu_s)."""
     totals: dict[str, dict[str, float]] = {}
-    for record in records:
-        for stage, account in record.get("accounts", {}).items():
+    for per_stage in accounts:
+        for stage, account in per_stage.items():
             slot = totals.setdefault(stage, dict.fromkeys(account, 0.0))
             for key, value in account.items():
                 slot[key] = slot.get(key, 0.0) + value
     return totals
 
 
+def sum_validation(summaries: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Sum validation summaries (table -> expectation -> evaluated/failed)."""
+    total: dict[str, dict[str, dict[str, int]]] = {}
+    for summary in summaries:
+        for table, expectations in summary.items():
+            for name, counts in expectations.items():
+                slot = total.setdefault(table, {}).setdefault(name, {"evaluated": 0, "failed": 0})
+                slot["evaluated"] += int(counts.get("evaluated", 0))
+                slot["failed"] += int(counts.get("failed", 0))
+    return total
+
+
+def _item_accounts(items: Iterable[WorkItem]) -> dict[str, dict[str, float]]:
+    return sum_accounts({stage: asdict(account) for stage, account in item.accounts.items()} for item in items)
+
+
+def sum_commit_accounts(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Stage accounts summed over commit records (the whole dataset, across runs)."""
+    return sum_accounts(record.get("accounts", {}) for record in records)
+
+
 def sum_commit_validation(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Validation counts summed over commit records."""
-    return _sum_validation(record.get("validation", {}) for record in records)
+    return sum_validation(record.get("validation", {}) for record in records)
 

@@ -119,12 +119,18 @@ class Stage:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[str]]:
         """Ray Data batch entry point: JSON items in, JSON items out, same shape always."""
-        items = [WorkItem.from_json(str(text)) for text in batch[ITEM_COLUMN]]
-        done = [self.run_item(item) for item in items]
-        return {
-            "input_id": [item.input_id for item in done],
-            ITEM_COLUMN: [item.to_json() for item in done],
-        }
+        return run_batch([self], batch)
+
+
+def run_batch(stages: list[Stage], batch: dict[str, np.ndarray]) -> dict[str, list[str]]:
+    """Decode a batch's items once, run them through `stages` in order, encode them once."""
+    items = [WorkItem.from_json(str(text)) for text in batch[ITEM_COLUMN]]
+    for stage in stages:
+        items = [stage.run_item(item) for item in items]
+    return {
+        "input_id": [item.input_id for item in items],
+        ITEM_COLUMN: [item.to_json() for item in items],
+    }
 
 
 @dataclass
@@ -149,10 +155,4 @@ class StageChain:
         self.stages = [spec.stage_cls(spec.config, context) for spec in specs]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[str]]:
-        items = [WorkItem.from_json(str(text)) for text in batch[ITEM_COLUMN]]
-        for stage in self.stages:
-            items = [stage.run_item(item) for item in items]
-        return {
-            "input_id": [item.input_id for item in items],
-            ITEM_COLUMN: [item.to_json() for item in items],
-        }
+        return run_batch(self.stages, batch)
