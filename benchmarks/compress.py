@@ -80,7 +80,8 @@ def compression_table(frames: int, repeats: int, device: str = "cpu") -> list[di
 
 def tiny_training_rate(steps: int, workers: int) -> dict[str, float]:
     """Samples/s of the tiny preset on CPU over `steps` steps on freshly made demo shards."""
-    from longvid.testing import make_demo_shards, tiny_train_config
+    from support.shards import make_demo_shards, tiny_train_config
+
     from longvid.train.cli import main
 
     with tempfile.TemporaryDirectory() as folder:

@@ -38,10 +38,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from longvid_pipeline.demo_world import render_video
+from longvid_pipeline.demo.world import render_video
 from longvid_pipeline.item import WorkItem
-from longvid_pipeline.media import ffmpeg_binary, probe, run_ffmpeg
-from longvid_pipeline.shots import cut_f1
+from longvid_pipeline.media.ffmpeg import ffmpeg_binary, run_ffmpeg
+from longvid_pipeline.media.probe import probe
+from longvid_pipeline.segmenting.shots import cut_f1
 from longvid_pipeline.stage import RunContext
 from longvid_pipeline.stages.segment import SegmentConfig, SegmentStage
 
@@ -305,7 +306,10 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
-        "--threads", type=int, default=1, help="decoder threads, ffmpeg and stage alike (0 = auto; 1 is the stage default)"
+        "--threads",
+        type=int,
+        default=1,
+        help="decoder threads, ffmpeg and stage alike (0 = auto; 1 is the stage default)",
     )
     parser.add_argument(
         "--quick",

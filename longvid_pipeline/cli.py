@@ -12,19 +12,30 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from longvid_pipeline.config import ConfigError
 from longvid_pipeline.errors import DiskFullError, RunFailed
-from longvid_pipeline.recipe import DEFAULT_RECIPE, RecipeError, load_recipe
+from longvid_pipeline.recipe import DEFAULT_RECIPE, load_recipe
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="longvid-pipeline", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
     run = verbs.add_parser("run", help="run a recipe (default: the embedded demo recipe)")
-    run.add_argument("recipe", nargs="?", default=str(DEFAULT_RECIPE), help="recipe YAML (stages/*.yaml)")
+    run.add_argument(
+        "recipe", nargs="?", default=str(DEFAULT_RECIPE), help="recipe YAML (stages/*.yaml)"
+    )
     run.add_argument("--out", help="output folder (overrides the recipe's `out`)")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a recipe key, e.g. --set source.demo.videos=2 (repeatable)")
-    run.add_argument("--force", action="store_true", help="rebuild: delete the derived outputs first")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe key, e.g. --set source.demo.videos=2 (repeatable)",
+    )
+    run.add_argument(
+        "--force", action="store_true", help="rebuild: delete the derived outputs first"
+    )
     run.add_argument("--check", action="store_true", help="validate the recipe and exit")
     run.add_argument("-v", "--verbose", action="store_true")
     query = verbs.add_parser("query", help="run SQL with one DuckDB view per table")
@@ -53,7 +64,9 @@ def _print_table(columns: list[str], rows: list[tuple[Any, ...]]) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe, args.overrides)
     if args.check:
-        print(f"{args.recipe}: ok ({len(recipe.stages)} stages: {', '.join(s.name for s in recipe.stages)})")
+        print(
+            f"{args.recipe}: ok ({len(recipe.stages)} stages: {', '.join(s.name for s in recipe.stages)})"
+        )
         return 0
     from longvid_pipeline.runner import run_recipe
 
@@ -72,15 +85,27 @@ def format_summary(manifest: dict[str, Any], wall_s: float, todo: int) -> str:
         f"  inputs: {inputs['total']} = {inputs['kept']} kept + {inputs['rejected']} rejected"
         + (f" + {inputs['pending']} pending" if inputs["pending"] else ""),
         f"  video: {counts['video_hours'] * 60:.1f} min"
-        + (f", {counts['video_hours'] / (stage_cpu / 3600):.1f} video-hours per stage CPU-hour" if stage_cpu else ""),
+        + (
+            f", {counts['video_hours'] / (stage_cpu / 3600):.1f} video-hours per stage CPU-hour"
+            if stage_cpu
+            else ""
+        ),
         "  rows: " + ", ".join(f"{table} {n}" for table, n in sorted(counts["tables"].items())),
         "  qa by task: " + ", ".join(f"{task} {n}" for task, n in counts["tasks"].items()),
-        "  stages (wall s / cpu s, summed over workers): " + ", ".join(
-            f"{name} {s.get('wall_s', 0):.1f}/{s.get('cpu_s', 0):.1f}" for name, s in manifest["stages"].items()),
+        "  stages (wall s / cpu s, summed over workers): "
+        + ", ".join(
+            f"{name} {s.get('wall_s', 0):.1f}/{s.get('cpu_s', 0):.1f}"
+            for name, s in manifest["stages"].items()
+        ),
     ]
     if manifest["rejects"]:
-        lines.append("  rejects: " + ", ".join(
-            f"{r['stage']}/{r['level']}/{r['reason']} {r['count']}" for r in manifest["rejects"][:8]))
+        lines.append(
+            "  rejects: "
+            + ", ".join(
+                f"{r['stage']}/{r['level']}/{r['reason']} {r['count']}"
+                for r in manifest["rejects"][:8]
+            )
+        )
     if manifest["accounting_problems"]:
         lines.append("  ACCOUNTING PROBLEMS: " + "; ".join(manifest["accounting_problems"]))
     return "\n".join(lines)
@@ -119,7 +144,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
     if args.video:
         for table in ("videos", "clips", "qa"):
-            rows = run_query(args.out, f"SELECT * FROM {table} WHERE video_id = '{args.video.replace(chr(39), '')}'")
+            rows = run_query(
+                args.out,
+                f"SELECT * FROM {table} WHERE video_id = '{args.video.replace(chr(39), '')}'",
+            )
             print(f"== {table}: {rows.num_rows} rows")
             for row in rows.to_pylist()[:50]:
                 print(json.dumps(row, default=str))
@@ -134,11 +162,13 @@ COMMANDS = {"run": _cmd_run, "query": _cmd_query, "stats": _cmd_stats, "inspect"
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-                        format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(asctime)s %(name)s %(message)s",
+    )
     try:
         return COMMANDS[args.verb](args)
-    except RecipeError as exc:
+    except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:

@@ -1,32 +1,118 @@
 """Typed configuration sections with validation that reports every problem at once.
 
+Shared by recipes (longvid-pipeline) and training/evaluation configs (longvid.train,
+longvid.eval): one YAML reader, one `--set key=value` parser, one error type.
+
 A config section is a dataclass whose fields carry their default, a help text and their
-bounds (`param(...)`). `build_section` turns a raw mapping from a recipe into an
-instance and returns a list of `ConfigError`s naming the dotted key: unknown keys, wrong
-types, values out of range or not among the choices. Nothing raises half-way, so a
-recipe with three mistakes gets three messages in one go.
+bounds (`param(...)`). `build_section` turns a raw mapping into an instance and returns
+a list of `ConfigProblem`s naming the dotted key: unknown keys, wrong types, values out
+of range (NaN and infinities included) or not among the choices. Nothing raises
+half-way, so a file with three mistakes gets three messages in one go; callers raise
+one `ConfigError` naming the file, which the CLIs print without a traceback (exit 2).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin
+
+import yaml
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class ConfigError:
-    """One problem in a recipe: where (dotted key) and what."""
+class ConfigProblem:
+    """One problem in a config file: where (dotted key) and what."""
 
     key: str
     message: str
 
     def __str__(self) -> str:
         return f"{self.key}: {self.message}"
+
+
+class ConfigError(Exception):
+    """Every problem found in one config file (a recipe, a training or eval config)."""
+
+    def __init__(self, source: str, problems: list[ConfigProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s):\n{lines}")
+
+
+def read_mapping(path: Path) -> dict[str, Any]:
+    """A YAML file that must hold a mapping; a missing or unreadable file is a ConfigError."""
+    if not path.is_file():
+        raise ConfigError(str(path), [ConfigProblem("<file>", "file not found")])
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(
+            str(path), [ConfigProblem("<yaml>", " ".join(str(exc).split()))]
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(str(path), [ConfigProblem("<root>", "the file must hold a YAML mapping")])
+    return raw
+
+
+def parse_override(override: str) -> tuple[list[str], Any] | ConfigProblem:
+    """`a.b.0.c=value` -> (["a", "b", "0", "c"], value parsed as YAML), or the problem."""
+    key, sep, text = override.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not key.strip() or any(not part for part in parts):
+        return ConfigProblem(f"--set {override}", "expected key=value, e.g. --set a.b=1")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as exc:
+        return ConfigProblem(key, f"value is not valid YAML: {' '.join(str(exc).split())}")
+    return parts, value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> list[ConfigProblem]:
+    """Apply `--set key=value` overrides in place; returns every problem, not the first.
+
+    Dots descend into mappings (created when missing); a number indexes a list.
+    """
+    problems = []
+    for override in overrides:
+        parsed = parse_override(override)
+        if isinstance(parsed, ConfigProblem):
+            problems.append(parsed)
+            continue
+        parts, value = parsed
+        problem = _set_path(raw, parts, value)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def _set_path(raw: dict[str, Any], parts: list[str], value: Any) -> ConfigProblem | None:
+    node: Any = raw
+    for depth, part in enumerate(parts):
+        key = ".".join(parts[: depth + 1])
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                return ConfigProblem(key, f"{part!r} is not an index of a list of {len(node)}")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+        else:
+            return ConfigProblem(key, f"{'.'.join(parts[:depth]) or 'the root'} is not a mapping")
+    return None
 
 
 def param(
@@ -48,7 +134,7 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp)).replace("typing.", "")
 
 
-def _check_type(value: Any, tp: Any, key: str) -> tuple[Any, list[ConfigError]]:
+def check_type(value: Any, tp: Any, key: str) -> tuple[Any, list[ConfigProblem]]:
     """Check `value` against annotation `tp`; returns the (possibly converted) value."""
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
@@ -58,84 +144,97 @@ def _check_type(value: Any, tp: Any, key: str) -> tuple[Any, list[ConfigError]]:
         for option in options:
             if option is type(None):
                 continue
-            converted, errors = _check_type(value, option, key)
+            converted, errors = check_type(value, option, key)
             if not errors:
                 return converted, []
         names = " or ".join(_type_name(o) for o in options)
-        return value, [ConfigError(key, f"expected {names}, got {type(value).__name__} {value!r}")]
+        return value, [
+            ConfigProblem(key, f"expected {names}, got {type(value).__name__} {value!r}")
+        ]
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
-            return value, [ConfigError(key, f"expected a mapping, got {type(value).__name__}")]
+            return value, [ConfigProblem(key, f"expected a mapping, got {type(value).__name__}")]
         return build_section(tp, value, key)
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            return value, [ConfigError(key, f"expected a list, got {type(value).__name__}")]
+            return value, [ConfigProblem(key, f"expected a list, got {type(value).__name__}")]
         (item_tp, *_) = get_args(tp) or (Any,)
         items, errors = [], []
         for index, item in enumerate(value):
-            converted, item_errors = _check_type(item, item_tp, f"{key}[{index}]")
+            converted, item_errors = check_type(item, item_tp, f"{key}[{index}]")
             items.append(converted)
             errors.extend(item_errors)
         return (tuple(items) if origin is tuple else items), errors
     if origin is dict:
         if not isinstance(value, dict):
-            return value, [ConfigError(key, f"expected a mapping, got {type(value).__name__}")]
+            return value, [ConfigProblem(key, f"expected a mapping, got {type(value).__name__}")]
         return value, []
     if tp is Any:
         return value, []
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value), []
+    if tp is float and isinstance(value, float) and not math.isfinite(value):
+        return value, [ConfigProblem(key, f"must be a finite number, got {value!r}")]
     if tp in (int, float) and isinstance(value, bool):
-        return value, [ConfigError(key, f"expected {tp.__name__}, got bool {value!r}")]
+        return value, [ConfigProblem(key, f"expected {tp.__name__}, got bool {value!r}")]
     if isinstance(tp, type) and not isinstance(value, tp):
         return value, [
-            ConfigError(key, f"expected {tp.__name__}, got {type(value).__name__} {value!r}")
+            ConfigProblem(key, f"expected {tp.__name__}, got {type(value).__name__} {value!r}")
         ]
     return value, []
 
 
-def _check_bounds(value: Any, meta: typing.Mapping[str, Any], key: str) -> list[ConfigError]:
+def _check_bounds(value: Any, meta: typing.Mapping[str, Any], key: str) -> list[ConfigProblem]:
     errors = []
     choices = meta.get("choices")
     if choices is not None and value not in choices:
-        errors.append(ConfigError(key, f"must be one of {list(choices)}, got {value!r}"))
+        errors.append(ConfigProblem(key, f"must be one of {list(choices)}, got {value!r}"))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if meta.get("min") is not None and value < meta["min"]:
-            errors.append(ConfigError(key, f"must be >= {meta['min']}, got {value!r}"))
+            errors.append(ConfigProblem(key, f"must be >= {meta['min']}, got {value!r}"))
         if meta.get("max") is not None and value > meta["max"]:
-            errors.append(ConfigError(key, f"must be <= {meta['max']}, got {value!r}"))
+            errors.append(ConfigProblem(key, f"must be <= {meta['max']}, got {value!r}"))
     return errors
 
 
-def build_section(cls: type[T], raw: dict[str, Any] | None, prefix: str) -> tuple[T, list[ConfigError]]:
+def build_section(
+    cls: type[T], raw: dict[str, Any] | None, prefix: str
+) -> tuple[T, list[ConfigProblem]]:
     """Build dataclass `cls` from `raw`, collecting every problem under `prefix`."""
     raw = dict(raw or {})
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     errors = [
-        ConfigError(f"{prefix}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+        ConfigProblem(f"{prefix}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
         for key in raw
         if key not in known
     ]
     values: dict[str, Any] = {}
+    mistyped = False  # a field missing, of the wrong type, or a nested section that failed
     for name, fld in known.items():
         key = f"{prefix}.{name}"
         if name not in raw:
             if fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING:
-                errors.append(ConfigError(key, "missing required value"))
+                errors.append(ConfigProblem(key, "missing required value"))
+                mistyped = True
             elif dataclasses.is_dataclass(hints[name]):
                 values[name], sub_errors = build_section(hints[name], {}, key)
                 errors.extend(sub_errors)
+                mistyped = mistyped or values[name] is None
             continue
-        converted, type_errors = _check_type(raw[name], hints[name], key)
+        converted, type_errors = check_type(raw[name], hints[name], key)
         errors.extend(type_errors)
+        nested_failed = dataclasses.is_dataclass(hints[name]) and converted is None
+        mistyped = mistyped or bool(type_errors) or nested_failed
         if not type_errors:
             errors.extend(_check_bounds(converted, fld.metadata, key))
         values[name] = converted
+    if mistyped:  # the section's own checks (__post_init__) assume every field is typed
+        return None, errors  # type: ignore[return-value]
     try:
         instance = cls(**values)
     except (TypeError, ValueError) as exc:
-        errors.append(ConfigError(prefix, str(exc)))
+        errors.append(ConfigProblem(prefix, str(exc)))
         instance = None  # type: ignore[assignment]
     return instance, errors
 

@@ -34,10 +34,18 @@ def exception_chain(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         exc_info = getattr(current, "exc_info", None)
-        if isinstance(exc_info, tuple) and len(exc_info) > 1 and isinstance(exc_info[1], BaseException):
+        if (
+            isinstance(exc_info, tuple)
+            and len(exc_info) > 1
+            and isinstance(exc_info[1], BaseException)
+        ):
             todo.append(exc_info[1])
         cause = getattr(current, "cause", None)
-        todo.extend(c for c in (cause, current.__cause__, current.__context__) if isinstance(c, BaseException))
+        todo.extend(
+            c
+            for c in (cause, current.__cause__, current.__context__)
+            if isinstance(c, BaseException)
+        )
 
 
 def is_disk_full(exc: BaseException) -> bool:

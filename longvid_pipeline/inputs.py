@@ -13,12 +13,12 @@ import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
-from longvid_pipeline.demo_server import serve_folder
-from longvid_pipeline.demo_world import generate_world
+from longvid_pipeline.demo.server import serve_folder
+from longvid_pipeline.demo.world import generate_world
 from longvid_pipeline.ids import input_id_for, stable_hash
 from longvid_pipeline.item import WorkItem
 from longvid_pipeline.recipe import SourceConfig
-from longvid_pipeline.sources import load_inputs
+from longvid_pipeline.sources.files import load_inputs
 
 
 @contextlib.contextmanager
@@ -30,7 +30,9 @@ def open_inputs(source: SourceConfig, out: Path) -> Iterator[list[WorkItem]]:
         return
     rows = load_inputs(source.kind, Path(source.path or ""))
     items = [
-        WorkItem(input_id=input_id_for(str(row.get("url") or "")), source=row, source_kind=source.kind)
+        WorkItem(
+            input_id=input_id_for(str(row.get("url") or "")), source=row, source_kind=source.kind
+        )
         for row in rows
     ]
     yield _first(_unique(items), source.limit)

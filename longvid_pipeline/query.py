@@ -25,7 +25,9 @@ def connect(out: str | Path) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with one view per table over OUT's committed shards."""
     out_path = Path(out)
     if not out_path.is_dir():
-        raise FileNotFoundError(f"no output folder at {out_path} (run `longvid-pipeline run` first)")
+        raise FileNotFoundError(
+            f"no output folder at {out_path} (run `longvid-pipeline run` first)"
+        )
     files = committed_files(out_path)
     connection = duckdb.connect()
     for table in available_tables():
@@ -48,4 +50,3 @@ def run_query(out: str | Path, sql: str) -> pa.Table:
         return connection.sql(sql).to_arrow_table()
     finally:
         connection.close()
-

@@ -4,7 +4,7 @@ A recipe names its source, the ordered stages with their parameters and resource
 how shards are written. `load_recipe` reads the file, applies `--set key=value`
 overrides, and validates everything at once: unknown keys, wrong types, values out of
 range, unknown stages or stages out of order all come back together in one
-`RecipeError` that names the file and each dotted key.
+`ConfigError` that names the file and each dotted key.
 """
 
 from __future__ import annotations
@@ -17,8 +17,15 @@ from typing import Any
 
 import yaml
 
-from longvid_pipeline.config import ConfigError, build_section, param
-from longvid_pipeline.demo_world import DemoWorldConfig
+from longvid_pipeline.config import (
+    ConfigError,
+    ConfigProblem,
+    apply_overrides,
+    build_section,
+    param,
+    read_mapping,
+)
+from longvid_pipeline.demo.config import DemoWorldConfig
 from longvid_pipeline.registry import REQUIRES, STAGES, stage_class
 from longvid_pipeline.stage import Resources, StageSpec
 
@@ -26,22 +33,13 @@ RECIPE_DIR = Path(__file__).resolve().parent.parent / "stages"
 DEFAULT_RECIPE = RECIPE_DIR / "demo.yaml"
 
 
-class RecipeError(Exception):
-    """Every problem found in one recipe, each naming its key."""
-
-    def __init__(self, source: str, errors: list[ConfigError]) -> None:
-        self.source = source
-        self.errors = errors
-        lines = "\n".join(f"  - {error}" for error in errors)
-        super().__init__(f"{source}: {len(errors)} problem(s) in the recipe:\n{lines}")
-
-
 @dataclass
 class RayConfig:
     """Where the pipeline runs."""
 
     address: str | None = param(
-        None, "Ray address; null: join RAY_ADDRESS when set (ray job submit), else start a local Ray"
+        None,
+        "Ray address; null: join RAY_ADDRESS when set (ray job submit), else start a local Ray",
     )
     num_cpus: int | None = param(None, "CPUs of a local Ray (null: all)", min=1)
     object_store_mb: int | None = param(None, "object store size of a local Ray in MiB", min=64)
@@ -55,7 +53,9 @@ class SourceConfig:
     """Where inputs come from: the demo world, a manifest file, or a local folder."""
 
     kind: str = param("demo", "demo | manifest | folder", choices=("demo", "manifest", "folder"))
-    path: str | None = param(None, "manifest file (CSV, JSONL, Parquet with a url column) or folder")
+    path: str | None = param(
+        None, "manifest file (CSV, JSONL, Parquet with a url column) or folder"
+    )
     limit: int | None = param(None, "take only the first N inputs", min=1)
     demo: DemoWorldConfig = dataclasses.field(default_factory=DemoWorldConfig)
 
@@ -65,7 +65,9 @@ class ShardsConfig:
     """How tables are written."""
 
     rows_per_file: int = param(5000, "max rows per Parquet file", min=1)
-    compression: str = param("zstd", "Parquet compression", choices=("zstd", "snappy", "gzip", "none"))
+    compression: str = param(
+        "zstd", "Parquet compression", choices=("zstd", "snappy", "gzip", "none")
+    )
     videos_per_commit: int = param(4, "videos buffered before their rows are committed", min=1)
 
 
@@ -87,7 +89,9 @@ class Recipe:
 @dataclass
 class _Top:
     name: str = param("recipe", "name of the build")
-    out: str = param("out/recipe", "output folder (relative paths are relative to the working directory)")
+    out: str = param(
+        "out/recipe", "output folder (relative paths are relative to the working directory)"
+    )
     seed: int = param(0, "seed of every random choice in the run")
     ray: RayConfig = dataclasses.field(default_factory=RayConfig)
     source: SourceConfig = dataclasses.field(default_factory=SourceConfig)
@@ -95,36 +99,18 @@ class _Top:
     stages: dict[str, Any] = param({}, "ordered stages: name -> parameters (+ resources)")
 
 
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> list[ConfigError]:
-    """Apply `key.sub=value` overrides (values parsed as YAML) in place."""
-    errors = []
-    for override in overrides:
-        key, sep, text = override.partition("=")
-        if not sep or not key.strip():
-            errors.append(ConfigError(f"--set {override}", "expected key=value"))
-            continue
-        node = raw
-        *parents, leaf = key.strip().split(".")
-        for part in parents:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                errors.append(ConfigError(key, f"{part} is not a mapping"))
-                break
-            node = child
-        else:
-            node[leaf] = yaml.safe_load(text) if text.strip() else None
-    return errors
-
-
-def _build_stage(name: str, raw: Any) -> tuple[StageSpec | None, list[ConfigError]]:
+def _build_stage(name: str, raw: Any) -> tuple[StageSpec | None, list[ConfigProblem]]:
     key = f"stages.{name}"
     if name not in STAGES:
-        return None, [ConfigError(key, f"unknown stage (known: {', '.join(STAGES)})")]
+        return None, [ConfigProblem(key, f"unknown stage (known: {', '.join(STAGES)})")]
     if raw is not None and not isinstance(raw, dict):
-        return None, [ConfigError(key, f"expected a mapping, got {type(raw).__name__}")]
+        return None, [ConfigProblem(key, f"expected a mapping, got {type(raw).__name__}")]
     params = dict(raw or {})
     stage_cls = stage_class(name)
-    resources_raw = {**dataclasses.asdict(stage_cls.default_resources), **(params.pop("resources", None) or {})}
+    resources_raw = {
+        **dataclasses.asdict(stage_cls.default_resources),
+        **(params.pop("resources", None) or {}),
+    }
     resources, errors = build_section(Resources, resources_raw, f"{key}.resources")
     config, config_errors = build_section(stage_cls.Config, params, key)
     errors += config_errors
@@ -133,56 +119,66 @@ def _build_stage(name: str, raw: Any) -> tuple[StageSpec | None, list[ConfigErro
     return StageSpec(name=name, stage_cls=stage_cls, config=config, resources=resources), []
 
 
-def _check_order(names: list[str]) -> list[ConfigError]:
+def _check_order(names: list[str]) -> list[ConfigProblem]:
     errors = []
     if "fetch" not in names:
-        errors.append(ConfigError("stages", "the fetch stage is required (it turns inputs into videos)"))
+        errors.append(
+            ConfigProblem("stages", "the fetch stage is required (it turns inputs into videos)")
+        )
     for position, name in enumerate(names):
         needed = REQUIRES.get(name)
         if needed and needed not in names[:position]:
-            errors.append(ConfigError(f"stages.{name}", f"needs stage {needed!r} before it"))
+            errors.append(ConfigProblem(f"stages.{name}", f"needs stage {needed!r} before it"))
     if "validate" in names and names[-1] != "validate":
-        errors.append(ConfigError("stages.validate", "must be the last stage (it checks what is written)"))
+        errors.append(
+            ConfigProblem("stages.validate", "must be the last stage (it checks what is written)")
+        )
     return errors
 
 
 def validate_recipe(raw: Any, source: str) -> Recipe:
-    """Validate a parsed recipe mapping; raise RecipeError listing every problem."""
+    """Validate a parsed recipe mapping; raise ConfigError listing every problem."""
     if not isinstance(raw, dict):
-        raise RecipeError(source, [ConfigError("<root>", "a recipe must be a YAML mapping")])
+        raise ConfigError(source, [ConfigProblem("<root>", "a recipe must be a YAML mapping")])
     top, errors = build_section(_Top, raw, "recipe")
-    errors = [ConfigError(e.key.removeprefix("recipe."), e.message) for e in errors]
+    errors = [ConfigProblem(e.key.removeprefix("recipe."), e.message) for e in errors]
+    stages_raw = raw.get("stages") if isinstance(raw.get("stages"), dict) else {}
     specs: list[StageSpec] = []
-    for name, stage_raw in (raw.get("stages") or {}).items() if isinstance(raw.get("stages"), dict) else []:
+    for name, stage_raw in stages_raw.items():
         spec, stage_errors = _build_stage(str(name), stage_raw)
         errors += stage_errors
         if spec:
             specs.append(spec)
-    if isinstance(raw.get("stages"), dict):
-        errors += _check_order([str(name) for name in raw["stages"]])
+    if "stages" not in raw or isinstance(raw.get("stages"), dict):  # a wrong type is reported above
+        errors += _check_order([str(name) for name in stages_raw])
     if top is not None and top.source.kind != "demo" and not top.source.path:
-        errors.append(ConfigError("source.path", f"required for source kind {top.source.kind!r}"))
+        errors.append(ConfigProblem("source.path", f"required for source kind {top.source.kind!r}"))
     if errors:
-        raise RecipeError(source, errors)
+        raise ConfigError(source, errors)
     return Recipe(
-        name=top.name, out=top.out, seed=top.seed, ray=top.ray, source=top.source,
-        shards=top.shards, stages=specs, raw=raw, path=source,
+        name=top.name,
+        out=top.out,
+        seed=top.seed,
+        ray=top.ray,
+        source=top.source,
+        shards=top.shards,
+        stages=specs,
+        raw=raw,
+        path=source,
     )
 
 
 def load_recipe(path: str | Path | None, overrides: list[str] | None = None) -> Recipe:
-    """Read, override and validate a recipe file (the embedded demo recipe when None)."""
+    """Read, override and validate a recipe file (the embedded demo recipe when None).
+
+    Raises:
+        ConfigError: naming the file and every problem (unreadable file, bad --set, keys).
+    """
     recipe_path = Path(path) if path else DEFAULT_RECIPE
-    if not recipe_path.is_file():
-        raise RecipeError(str(recipe_path), [ConfigError("<file>", "recipe file not found")])
-    try:
-        raw = yaml.safe_load(recipe_path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise RecipeError(str(recipe_path), [ConfigError("<yaml>", str(exc))]) from exc
-    if isinstance(raw, dict):
-        errors = apply_overrides(raw, overrides or [])
-        if errors:
-            raise RecipeError(str(recipe_path), errors)
+    raw = read_mapping(recipe_path)
+    problems = apply_overrides(raw, overrides or [])
+    if problems:
+        raise ConfigError(str(recipe_path), problems)
     return validate_recipe(raw, str(recipe_path))
 
 
@@ -202,18 +198,30 @@ def recipe_defaults() -> dict[str, Any]:
 def recipe_as_data(recipe: Recipe) -> dict[str, Any]:
     """The recipe as it ran: every stage's full config, defaults included."""
     return {
-        "name": recipe.name, "path": recipe.path, "out": recipe.out, "seed": recipe.seed,
-        "ray": dataclasses.asdict(recipe.ray), "source": dataclasses.asdict(recipe.source),
+        "name": recipe.name,
+        "path": recipe.path,
+        "out": recipe.out,
+        "seed": recipe.seed,
+        "ray": dataclasses.asdict(recipe.ray),
+        "source": dataclasses.asdict(recipe.source),
         "shards": dataclasses.asdict(recipe.shards),
-        "stages": {spec.name: {**dataclasses.asdict(spec.config), "resources": dataclasses.asdict(spec.resources)}
-                   for spec in recipe.stages},
+        "stages": {
+            spec.name: {
+                **dataclasses.asdict(spec.config),
+                "resources": dataclasses.asdict(spec.resources),
+            }
+            for spec in recipe.stages
+        },
     }
 
 
 def _field_help(cls: type) -> dict[str, tuple[str, type | None]]:
     hints = typing.get_type_hints(cls)
     return {
-        f.name: (f.metadata.get("help", ""), hints[f.name] if dataclasses.is_dataclass(hints[f.name]) else None)
+        f.name: (
+            f.metadata.get("help", ""),
+            hints[f.name] if dataclasses.is_dataclass(hints[f.name]) else None,
+        )
         for f in dataclasses.fields(cls)
     }
 

@@ -8,7 +8,7 @@ model library.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from longvid_pipeline.stage import Stage
@@ -31,7 +31,16 @@ REQUIRES: dict[str, str | None] = {
 }
 
 
+def import_object(path: str) -> Any:
+    """The object a "package.module:Name" path names, imported on first use.
+
+    Every registry of names (stages, caption and model backends) maps names to such
+    paths, so naming a backend in a recipe is what imports its libraries.
+    """
+    module_name, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
 def stage_class(name: str) -> type[Stage]:
     """Import and return the stage class registered under `name`."""
-    module_name, class_name = STAGES[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    return import_object(STAGES[name])

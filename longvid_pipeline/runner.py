@@ -27,12 +27,21 @@ from longvid_pipeline.operators import add_operator, plan_operators
 from longvid_pipeline.recipe import Recipe
 from longvid_pipeline.shards import COMMITS_DIR, ShardWriter
 from longvid_pipeline.stage import RunContext
+from longvid_pipeline.tables import TABLE_NAMES
 
 log = logging.getLogger("longvid_pipeline")
 
 # What --force removes: every derived file, not the cached demo world.
-DERIVED = ("videos", "clips", "qa", "niah", "rejects", COMMITS_DIR, "media", ".tmp", ".claims", "manifest.json",
-           "validation.json", "validation.md")
+DERIVED = (
+    *TABLE_NAMES,
+    COMMITS_DIR,
+    "media",
+    ".tmp",
+    ".claims",
+    "manifest.json",
+    "validation.json",
+    "validation.md",
+)
 
 
 @dataclass
@@ -89,8 +98,12 @@ def init_ray(recipe: Recipe, out: Path) -> bool:
         ray.init(address=address, log_to_driver=True, logging_level=_ray_log_level())
         return True
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    kwargs: dict[str, Any] = {"include_dashboard": False, "_temp_dir": _ray_temp_dir(out), "log_to_driver": True,
-                              "logging_level": _ray_log_level()}
+    kwargs: dict[str, Any] = {
+        "include_dashboard": False,
+        "_temp_dir": _ray_temp_dir(out),
+        "log_to_driver": True,
+        "logging_level": _ray_log_level(),
+    }
     if recipe.ray.num_cpus:
         kwargs["num_cpus"] = recipe.ray.num_cpus
     if recipe.ray.object_store_mb:
@@ -99,7 +112,9 @@ def init_ray(recipe: Recipe, out: Path) -> bool:
     return True
 
 
-def _stream(items: list[WorkItem], recipe: Recipe, context: RunContext, writer: ShardWriter) -> None:
+def _stream(
+    items: list[WorkItem], recipe: Recipe, context: RunContext, writer: ShardWriter
+) -> None:
     import ray.data
 
     if not log.isEnabledFor(logging.INFO):  # without -v, Ray Data's notices are noise
@@ -116,8 +131,9 @@ def _stream(items: list[WorkItem], recipe: Recipe, context: RunContext, writer: 
         log.info("committed %d/%d inputs", writer.committed_items + writer.pending, len(items))
 
 
-def _run_streaming(items: list[WorkItem], recipe: Recipe, context: RunContext, writer: ShardWriter,
-                   out: Path) -> None:
+def _run_streaming(
+    items: list[WorkItem], recipe: Recipe, context: RunContext, writer: ShardWriter, out: Path
+) -> None:
     """Stream `items` through Ray into the writer; a failure that is not an input's fault
     (full disk, a dead worker) stops the run with an error that says what to do."""
     started_ray = init_ray(recipe, out)
@@ -128,11 +144,16 @@ def _run_streaming(items: list[WorkItem], recipe: Recipe, context: RunContext, w
             writer.close()
     except Exception as exc:
         if is_disk_full(exc):
-            raise DiskFullError(errno.ENOSPC, f"disk full: no space left on device under {out}; committed"
-                                " shards are intact: free space and rerun the same command") from exc
+            raise DiskFullError(
+                errno.ENOSPC,
+                f"disk full: no space left on device under {out}; committed"
+                " shards are intact: free space and rerun the same command",
+            ) from exc
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
-        raise RunFailed(f"the run stopped ({type(exc).__name__}: {first_line}); committed shards under {out}"
-                        " are intact: rerun the same command to finish") from exc
+        raise RunFailed(
+            f"the run stopped ({type(exc).__name__}: {first_line}); committed shards under {out}"
+            " are intact: rerun the same command to finish"
+        ) from exc
     finally:
         if started_ray:
             import ray
@@ -147,20 +168,34 @@ def run_recipe(recipe: Recipe, out: Path | None = None, force: bool = False) -> 
     out.mkdir(parents=True, exist_ok=True)
     if force:
         _clear_outputs(out)
-    writer = ShardWriter(out, recipe.shards.rows_per_file, recipe.shards.compression,
-                         recipe.shards.videos_per_commit)
+    writer = ShardWriter(
+        out, recipe.shards.rows_per_file, recipe.shards.compression, recipe.shards.videos_per_commit
+    )
     context = RunContext(out_dir=str(out), seed=recipe.seed)
     with open_inputs(recipe.source, out) as items:
         done = writer.done_input_ids()
         todo = [item for item in items if item.input_id not in done]
-        log.info("%d inputs, %d already done, %d to do", len(items), len(items) - len(todo), len(todo))
+        log.info(
+            "%d inputs, %d already done, %d to do", len(items), len(items) - len(todo), len(todo)
+        )
         if todo:
             _run_streaming(todo, recipe, context, writer, out)
         input_ids = [item.input_id for item in items]
     wall_s = time.time() - started
-    run_record = {"started_at": started, "wall_s": round(wall_s, 3), "inputs_total": len(input_ids),
-                  "inputs_todo": len(todo), "orphans_removed": writer.removed_orphans, "force": force}
+    run_record = {
+        "started_at": started,
+        "wall_s": round(wall_s, 3),
+        "inputs_total": len(input_ids),
+        "inputs_todo": len(todo),
+        "orphans_removed": writer.removed_orphans,
+        "force": force,
+    }
     manifest = write_manifest(out, recipe, input_ids, run_record)
-    return RunResult(out=out, inputs_total=len(input_ids), inputs_todo=len(todo),
-                     committed=writer.committed_items, wall_s=wall_s, manifest=manifest)
-
+    return RunResult(
+        out=out,
+        inputs_total=len(input_ids),
+        inputs_todo=len(todo),
+        committed=writer.committed_items,
+        wall_s=wall_s,
+        manifest=manifest,
+    )

@@ -18,8 +18,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from longvid_pipeline.tables import TABLE_NAMES
+
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
-TABLES = ("videos", "clips", "qa", "niah", "rejects")
 
 
 def schema_dir() -> Path:
@@ -31,7 +32,7 @@ def schema_dir() -> Path:
 
 def available_tables() -> list[str]:
     """Tables that have a contract file, in pipeline order."""
-    return [name for name in TABLES if (schema_dir() / f"{name}.sql").exists()]
+    return [name for name in TABLE_NAMES if (schema_dir() / f"{name}.sql").exists()]
 
 
 @functools.cache
@@ -66,7 +67,11 @@ def _plain_type(arrow_type: pa.DataType) -> pa.DataType:
     """DuckDB exports VARCHAR as string_view / large types; Parquet readers want plain ones."""
     if pa.types.is_string_view(arrow_type) or pa.types.is_large_string(arrow_type):
         return pa.string()
-    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type) or pa.types.is_list_view(arrow_type):
+    if (
+        pa.types.is_list(arrow_type)
+        or pa.types.is_large_list(arrow_type)
+        or pa.types.is_list_view(arrow_type)
+    ):
         return pa.list_(_plain_type(arrow_type.value_type))
     if pa.types.is_struct(arrow_type):
         return pa.struct([pa.field(f.name, _plain_type(f.type)) for f in arrow_type])

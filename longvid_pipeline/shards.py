@@ -13,7 +13,6 @@ keeps ids unique across the whole run without coordination.
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections import defaultdict
@@ -24,27 +23,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from longvid_pipeline.files import atomic_path, write_atomic
 from longvid_pipeline.item import WorkItem
 from longvid_pipeline.schemas import available_tables, conform_rows
+from longvid_pipeline.tables import COMMITS_DIR, ID_COLUMNS, ROW_TABLES
 
-COMMITS_DIR = "_commits"
 WRITE_STAGE = "write"
-ID_COLUMNS = {"videos": "video_id", "clips": "clip_id", "qa": "qa_id", "niah": "sample_id", "rejects": "reject_id"}
-ROW_TABLES = ("clips", "qa", "niah")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes under a temporary name in the same folder, fsync, then rename."""
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)  # a failed write (disk full) leaves nothing behind
-        raise
 
 
 def read_commits(out: Path) -> list[dict[str, Any]]:
@@ -71,7 +55,9 @@ def committed_files(out: Path) -> dict[str, list[Path]]:
 class ShardWriter:
     """Buffers finished items and commits their rows atomically, table by table."""
 
-    def __init__(self, out: Path, rows_per_file: int, compression: str, videos_per_commit: int) -> None:
+    def __init__(
+        self, out: Path, rows_per_file: int, compression: str, videos_per_commit: int
+    ) -> None:
         self.out = out
         self.rows_per_file = rows_per_file
         self.compression = None if compression == "none" else compression
@@ -131,10 +117,16 @@ class ShardWriter:
         items, self._buffer = self._buffer, []
         rows = self._rows_by_table(items)
         commit_rows(
-            self.out, rows, sorted({item.input_id for item in items}),
-            rows_per_file=self.rows_per_file, compression=self.compression, sequence=self._sequence,
-            extra={"accounts": _item_accounts(items),
-                   "validation": sum_validation(item.validation for item in items)},
+            self.out,
+            rows,
+            sorted({item.input_id for item in items}),
+            rows_per_file=self.rows_per_file,
+            compression=self.compression,
+            sequence=self._sequence,
+            extra={
+                "accounts": _item_accounts(items),
+                "validation": sum_validation(item.validation for item in items),
+            },
         )
         self._sequence += 1
         self.committed_items += len(items)
@@ -157,7 +149,9 @@ class ShardWriter:
         account = item.account(WRITE_STAGE)
         account.inputs += 1
         if item.video is None:
-            item.reject_input(WRITE_STAGE, "no_video", "the item reached the writer without a videos row")
+            item.reject_input(
+                WRITE_STAGE, "no_video", "the item reached the writer without a videos row"
+            )
         else:
             self._admit_video(item)
         if item.alive:
@@ -170,11 +164,17 @@ class ShardWriter:
         if problems:
             item.reject_input(WRITE_STAGE, "schema", f"videos row: {problems[0].reason}")
         elif item.video["video_id"] in self._seen_ids["videos"]:
-            item.reject_input(WRITE_STAGE, "duplicate_video", f"video {item.video['video_id']} is already in the dataset")
+            item.reject_input(
+                WRITE_STAGE,
+                "duplicate_video",
+                f"video {item.video['video_id']} is already in the dataset",
+            )
         else:
             self._seen_ids["videos"].add(item.video["video_id"])
 
-    def _admit_rows(self, item: WorkItem, table: str, table_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _admit_rows(
+        self, item: WorkItem, table: str, table_rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         if table not in self.tables:
             return []
         _, problems = conform_rows(table, table_rows)
@@ -186,7 +186,13 @@ class ShardWriter:
                 item.reject_row(WRITE_STAGE, table, "schema", bad[id(row)], row)
             elif row_id in self._seen_ids[table]:
                 if table != "rejects":
-                    item.reject_row(WRITE_STAGE, table, "duplicate_id", f"{ID_COLUMNS[table]} {row_id} already written", row)
+                    item.reject_row(
+                        WRITE_STAGE,
+                        table,
+                        "duplicate_id",
+                        f"{ID_COLUMNS[table]} {row_id} already written",
+                        row,
+                    )
             else:
                 self._seen_ids[table].add(row_id)
                 kept.append(row)
@@ -197,8 +203,12 @@ class ShardWriter:
 
 
 def _write_table(
-    out: Path, table: str, table_rows: list[dict[str, Any]], commit_id: str,
-    rows_per_file: int, compression: str | None,
+    out: Path,
+    table: str,
+    table_rows: list[dict[str, Any]],
+    commit_id: str,
+    rows_per_file: int,
+    compression: str | None,
 ) -> list[str]:
     """Write rows as Parquet files under temp names, fsync, rename; return their names."""
     data, problems = conform_rows(table, table_rows)
@@ -207,15 +217,8 @@ def _write_table(
     names = []
     for part, offset in enumerate(range(0, data.num_rows, rows_per_file)):
         final = out / table / f"part-{commit_id}-{part:04d}.parquet"
-        temp = final.with_name(f".{final.name}.tmp")
-        try:
+        with atomic_path(final) as temp:
             pq.write_table(data.slice(offset, rows_per_file), temp, compression=compression)
-            with open(temp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(temp, final)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
         names.append(str(final.relative_to(out)))
     return names
 
@@ -241,14 +244,18 @@ def commit_rows(
     for table, table_rows in rows_by_table.items():
         if table_rows:
             (out / table).mkdir(parents=True, exist_ok=True)
-            files[table] = _write_table(out, table, table_rows, commit_id, rows_per_file, compression)
+            files[table] = _write_table(
+                out, table, table_rows, commit_id, rows_per_file, compression
+            )
     record = {
         "commit": commit_id,
         "sequence": sequence,
         "created_at": time.time(),
         "input_ids": input_ids,
         "files": files,
-        "rows": {table: len(table_rows) for table, table_rows in rows_by_table.items() if table_rows},
+        "rows": {
+            table: len(table_rows) for table, table_rows in rows_by_table.items() if table_rows
+        },
         **(extra or {}),
     }
     (out / COMMITS_DIR).mkdir(parents=True, exist_ok=True)
@@ -280,7 +287,9 @@ def sum_validation(summaries: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _item_accounts(items: Iterable[WorkItem]) -> dict[str, dict[str, float]]:
-    return sum_accounts({stage: asdict(account) for stage, account in item.accounts.items()} for item in items)
+    return sum_accounts(
+        {stage: asdict(account) for stage, account in item.accounts.items()} for item in items
+    )
 
 
 def sum_commit_accounts(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -291,4 +300,3 @@ def sum_commit_accounts(records: list[dict[str, Any]]) -> dict[str, dict[str, fl
 def sum_commit_validation(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Validation counts summed over commit records."""
     return sum_validation(record.get("validation", {}) for record in records)
-

@@ -23,8 +23,10 @@ def compute_stats(out: Path) -> dict[str, Any]:
     problems = stage_accounting(accounts, stage_order)
     accounted = counts["inputs_kept"] + counts["inputs_rejected"]
     if accounted != total:
-        problems.append(f"inputs {total} != kept {counts['inputs_kept']} + rejected {counts['inputs_rejected']}"
-                        f" ({total - accounted} unaccounted: rerun the recipe to finish them)")
+        problems.append(
+            f"inputs {total} != kept {counts['inputs_kept']} + rejected {counts['inputs_rejected']}"
+            f" ({total - accounted} unaccounted: rerun the recipe to finish them)"
+        )
     ordered = {stage: accounts[stage] for stage in stage_order if stage in accounts}
     return {**counts, "inputs_total": total, "stages": ordered, "problems": problems}
 
@@ -38,10 +40,20 @@ def format_stats(stats: dict[str, Any]) -> str:
         "qa per task:",
         *(f"  {task:<13} {count}" for task, count in stats["tasks"].items()),
         "stages (inputs = passed + rejected; wall/cpu seconds):",
-        *(f"  {name:<9} {a['inputs']:.0f} = {a['passed']:.0f} + {a['rejected']:.0f}   "
-          f"{a['wall_s']:.1f}/{a['cpu_s']:.1f}" for name, a in stats["stages"].items()),
+        *(
+            f"  {name:<9} {a['inputs']:.0f} = {a['passed']:.0f} + {a['rejected']:.0f}   "
+            f"{a['wall_s']:.1f}/{a['cpu_s']:.1f}"
+            for name, a in stats["stages"].items()
+        ),
         "rejects by stage and reason:",
-        *(f"  {r['stage']:<9} {r['level']:<7} {r['reason']:<24} {r['count']}" for r in stats["rejects"]),
+        *(
+            f"  {r['stage']:<9} {r['level']:<7} {r['reason']:<24} {r['count']}"
+            for r in stats["rejects"]
+        ),
     ]
-    lines.append("accounting: OK" if not stats["problems"] else "accounting: MISMATCH\n  " + "\n  ".join(stats["problems"]))
+    lines.append(
+        "accounting: OK"
+        if not stats["problems"]
+        else "accounting: MISMATCH\n  " + "\n  ".join(stats["problems"])
+    )
     return "\n".join(lines)

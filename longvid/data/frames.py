@@ -1,8 +1,7 @@
 """Frames for the encoder: decode at a row's sampling-plan timestamps, resize, normalize.
 
-Why seek-or-scan: long videos are sampled sparsely (about 1 fps), so decoding every
-frame wastes most of the work; we seek when the next timestamp is far ahead and decode
-forward otherwise. Resizing happens in swscale (PyAV's reformat), the cheapest place.
+Decoding is the pipeline's one timestamp decoder (`longvid_pipeline.api.frames_at`);
+this module fits a row's plan to a schedule stage's frame range and standardizes pixels.
 """
 
 from __future__ import annotations
@@ -10,13 +9,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 
 from longvid.model.encoder import FrameSpec
-
-SEEK_GAP_S = 2.0
+from longvid_pipeline.api import frames_at
 
 
 def resample_plan(
@@ -43,37 +40,9 @@ def resample_plan(
 
 
 def decode_frames(path: str | Path, timestamps: list[float], size: int) -> np.ndarray:
-    """(T, size, size, 3) uint8 RGB frames nearest at or after each timestamp (in order given).
-
-    A timestamp past the last decodable frame repeats the last frame, so T always holds.
-    """
-    order = sorted(range(len(timestamps)), key=lambda index: timestamps[index])
-    frames: list[np.ndarray | None] = [None] * len(timestamps)
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        position, last, decoder = None, None, None
-        for index in order:
-            target = timestamps[index]
-            if position is not None and last is not None and target <= position:
-                frames[index] = (
-                    last  # sorted targets: the held frame is the first at/after this one
-                )
-                continue
-            if decoder is None or position is None or target - position > SEEK_GAP_S:
-                container.seek(
-                    int(max(target - 0.5, 0) / stream.time_base), stream=stream, backward=True
-                )
-                decoder = container.decode(stream)
-            for frame in decoder:
-                position = float(frame.time or 0.0)
-                last = frame.to_ndarray(format="rgb24", width=size, height=size)
-                if position + 1e-3 >= target:
-                    break
-            if last is None:
-                raise ValueError(f"{path}: no decodable video frame")
-            frames[index] = last
-    return np.stack(frames)
+    """(T, size, size, 3) uint8 RGB frames at each timestamp (in order given), squashed to
+    the encoder's square input; the pipeline's one timestamp decoder does the work."""
+    return frames_at(path, timestamps, width=size, height=size)
 
 
 def normalize(frames: np.ndarray, spec: FrameSpec) -> torch.Tensor:

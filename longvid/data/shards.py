@@ -9,17 +9,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
-from longvid_pipeline.schemas import arrow_schema
-from longvid_pipeline.shards import committed_files
+from longvid_pipeline.api import committed_files, read_rows
 
 
 def qa_shard_files(out: Path) -> list[Path]:
     """The qa files that commits list: a file of a killed run is never read as data."""
-    return committed_files(Path(out)).get("qa", [])
+    return committed_files(out, "qa")
+
+
+def data_root_problem(out: Path) -> str | None:
+    """Why `out` cannot feed training (missing, or no committed qa shards), or None."""
+    if not str(out).strip():
+        return "empty: set it to a pipeline output folder (--set data.root=out/demo)"
+    if not out.is_dir():
+        return f"{out} is not a folder: build one with longvid-pipeline run, or fix the path"
+    if not qa_shard_files(out):
+        return f"{out} has no committed qa shards: run longvid-pipeline run into it first"
+    return None
 
 
 def read_qa(
@@ -33,14 +39,9 @@ def read_qa(
     files = qa_shard_files(out)
     if not files:
         raise FileNotFoundError(f"no qa shards under {Path(out) / 'qa'}; run the pipeline first")
-    schema = arrow_schema("qa")
-    table = pa.concat_tables(pq.read_table(path, schema=schema) for path in files)
-    if tasks:
-        table = table.filter(pc.is_in(table["task"], pa.array(tasks)))
-    if splits:
-        table = table.filter(pc.is_in(table["split"], pa.array(splits)))
-    if table.num_rows == 0:
+    rows = read_rows(out, "qa", where={"task": tasks, "split": splits})
+    if not rows:
         raise FileNotFoundError(
             f"no qa rows in {len(files)} shard(s) of {out} with tasks={tasks} splits={splits}"
         )
-    return sorted(table.to_pylist(), key=lambda row: row["qa_id"])
+    return sorted(rows, key=lambda row: row["qa_id"])

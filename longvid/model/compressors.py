@@ -8,12 +8,14 @@ Each compressor is a module passed to the builder (not a flag) and answers
 from __future__ import annotations
 
 import math
+import typing
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from longvid.model.tome import merge_to
+from longvid_pipeline.config import check_type
 
 
 class TokenCompressor(nn.Module):
@@ -153,8 +155,40 @@ COMPRESSORS: dict[str, type[TokenCompressor]] = {
 }
 
 
-def compressor(name: str, **options: object) -> TokenCompressor:
-    """Build a compressor by registry name with its options (from a config)."""
+def compressor_problems(name: str, options: dict[str, object]) -> list[tuple[str, str]]:
+    """(option, message) for every problem with a compressor config, checked before any
+    model is built: an unknown name or option, a wrong type, a count that is not positive,
+    a merge ratio outside (0, 1]. An empty list means `compressor(name, **options)` builds."""
     if name not in COMPRESSORS:
-        raise ValueError(f"unknown compressor {name!r}; known: {', '.join(COMPRESSORS)}")
+        return [("", f"unknown compressor {name!r}; known: {', '.join(COMPRESSORS)}")]
+    hints = typing.get_type_hints(COMPRESSORS[name].__init__)
+    problems = []
+    for option, value in options.items():
+        if option not in hints or option == "return":
+            known = sorted(set(hints) - {"return"})
+            problems.append((option, f"unknown option of {name!r} (known: {known})"))
+            continue
+        converted, type_problems = check_type(value, hints[option], option)
+        if type_problems:
+            problems.append((option, type_problems[0].message))
+            continue
+        numbers = converted if isinstance(converted, tuple) else (converted,)
+        if any(number <= 0 for number in numbers):
+            problems.append((option, f"must be positive, got {value!r}"))
+        elif option == "max_ratio" and converted > 1:
+            problems.append((option, f"must be at most 1, got {value!r}"))
+    return problems
+
+
+def compressor(name: str, **options: object) -> TokenCompressor:
+    """Build a compressor by registry name with its options (from a config).
+
+    Raises:
+        ValueError: naming each problem `compressor_problems` finds.
+    """
+    problems = compressor_problems(name, dict(options))
+    if problems:
+        raise ValueError(
+            "; ".join(f"{option or 'name'}: {message}" for option, message in problems)
+        )
     return COMPRESSORS[name](**options)  # type: ignore[arg-type]

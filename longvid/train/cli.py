@@ -11,7 +11,9 @@ import os
 import sys
 from pathlib import Path
 
+from longvid.data.shards import data_root_problem
 from longvid.train.config import load_config
+from longvid_pipeline.config import ConfigError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -38,13 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     overrides = list(args.overrides) + (["trainer.resume=true"] if args.resume else [])
-    if not args.config.is_file():
-        print(f"longvid.train: no config file {args.config}", file=sys.stderr)
-        return 2
     try:
         config = load_config(args.config, overrides)
-    except ValueError as exc:
+    except ConfigError as exc:
         print(f"longvid.train: {exc}", file=sys.stderr)
+        return 2
+    problem = data_root_problem(Path(config.data.root))
+    if problem:
+        print(f"longvid.train: {args.config}: data.root: {problem}", file=sys.stderr)
         return 2
     from longvid.train.launch import run
 

@@ -11,12 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from longvid.model.compressors import compressor
+from longvid.model.compressors import compressor_problems
 from longvid.model.presets import PRESETS
 from longvid.model.video_llm import PARTS
-from longvid_pipeline.config import ConfigError, build_section, param
+from longvid_pipeline.config import (
+    ConfigError,
+    ConfigProblem,
+    apply_overrides,
+    build_section,
+    param,
+    parse_override,
+    read_mapping,
+)
 
 SCHEDULES_DIR = Path(__file__).parent / "schedules"
 
@@ -112,82 +118,75 @@ class TrainConfig:
     schedule: Schedule = param(None, "stages, or the name/path of a schedule YAML")
 
 
-def _stage_errors(stage: StageSection, key: str) -> list[ConfigError]:
+def _stage_errors(stage: StageSection, key: str) -> list[ConfigProblem]:
     errors = [
-        ConfigError(f"{key}.train", f"unknown part {p!r}; known: {list(PARTS)}")
+        ConfigProblem(f"{key}.train", f"unknown part {p!r}; known: {list(PARTS)}")
         for p in stage.train
         if p not in PARTS
     ]
     errors += [
-        ConfigError(f"{key}.lr.{p}", f"{p!r} is not a trainable part of this stage")
+        ConfigProblem(f"{key}.lr.{p}", f"{p!r} is not a trainable part of this stage")
         for p in stage.lr
         if p not in stage.train
     ]
     errors += [
-        ConfigError(f"{key}.lr.{p}", "learning rate must be a positive number")
+        ConfigProblem(f"{key}.lr.{p}", "learning rate must be a positive number")
         for p, v in stage.lr.items()
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0
     ]
     if stage.min_frames > stage.max_frames:
         errors.append(
-            ConfigError(f"{key}.min_frames", f"{stage.min_frames} > max_frames {stage.max_frames}")
+            ConfigProblem(
+                f"{key}.min_frames", f"{stage.min_frames} > max_frames {stage.max_frames}"
+            )
         )
     if (stage.steps is None) == (stage.epochs is None):
-        errors.append(ConfigError(f"{key}.steps", "give exactly one of steps and epochs"))
+        errors.append(ConfigProblem(f"{key}.steps", "give exactly one of steps and epochs"))
     return errors
 
 
-def _semantic_errors(config: TrainConfig) -> list[ConfigError]:
+def _semantic_errors(config: TrainConfig) -> list[ConfigProblem]:
     """Checks across fields: compressor options build, stages are consistent."""
-    errors: list[ConfigError] = []
+    errors: list[ConfigProblem] = []
     options = dict(config.model.compressor)
-    try:
-        compressor(str(options.pop("name", "")), **options)
-    except (TypeError, ValueError) as exc:
-        errors.append(ConfigError("model.compressor", str(exc)))
+    name = str(options.pop("name", ""))
+    errors += [
+        ConfigProblem(f"model.compressor.{key}" if key else "model.compressor.name", message)
+        for key, message in compressor_problems(name, options)
+    ]
     if not config.schedule.stages:
-        errors.append(ConfigError("schedule.stages", "at least one stage is required"))
+        errors.append(ConfigProblem("schedule.stages", "at least one stage is required"))
     for index, stage in enumerate(config.schedule.stages):
         errors += _stage_errors(stage, f"schedule.stages[{index}]")
     return errors
 
 
-def resolve_schedule(raw: dict[str, Any], base: Path) -> None:
+def resolve_schedule(raw: dict[str, Any], base: Path) -> list[ConfigProblem]:
     """Replace a schedule given by name or path with the YAML's contents (in place)."""
     schedule = raw.get("schedule")
     if not isinstance(schedule, str):
-        return
+        return []
     candidates = [base / schedule, Path(schedule), SCHEDULES_DIR / f"{schedule}.yaml"]
     for path in candidates:
         if path.is_file():
-            raw["schedule"] = yaml.safe_load(path.read_text()) or {}
-            return
-    raise ConfigError(
-        "schedule", f"no schedule file {schedule!r} (looked in {[str(p) for p in candidates]})"
-    )
+            try:
+                raw["schedule"] = read_mapping(path)
+            except ConfigError as error:
+                return [ConfigProblem("schedule", str(error))]
+            return []
+    known = sorted(p.stem for p in SCHEDULES_DIR.glob("*.yaml"))
+    return [ConfigProblem("schedule", f"no schedule {schedule!r}: not a file, nor one of {known}")]
 
 
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> None:
-    """Apply `key.sub=value` overrides (values parsed as YAML; numeric parts index lists)."""
-    for override in overrides:
-        key, sep, text = override.partition("=")
-        if not sep:
-            raise ConfigError(override, "an override is key=value")
-        *parents, last = key.split(".")
-        node: Any = raw
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
-        value = yaml.safe_load(text)
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
+def _is_schedule_choice(override: str) -> bool:
+    parsed = parse_override(override)
+    return not isinstance(parsed, ConfigProblem) and parsed[0] == ["schedule"]
 
 
-def build_config(raw: dict[str, Any]) -> tuple[TrainConfig, list[ConfigError]]:
+def build_config(raw: dict[str, Any]) -> tuple[TrainConfig, list[ConfigProblem]]:
     """Validate a raw mapping; the config is usable only when the error list is empty."""
     config, errors = build_section(TrainConfig, raw, "config")
-    errors = [ConfigError(e.key.removeprefix("config."), e.message) for e in errors]
+    errors = [ConfigProblem(e.key.removeprefix("config."), e.message) for e in errors]
     if not errors:
         errors = _semantic_errors(config)
     return config, errors
@@ -196,24 +195,25 @@ def build_config(raw: dict[str, Any]) -> tuple[TrainConfig, list[ConfigError]]:
 def load_config(
     path: Path | None, overrides: list[str] = (), raw: dict[str, Any] | None = None
 ) -> TrainConfig:
-    """Read YAML (or take `raw`), resolve the schedule, apply overrides, validate.
+    """Read YAML (or take `raw`), apply overrides, resolve the schedule, validate.
+
+    `--set schedule=NAME` picks the schedule before it is read, so `--set
+    schedule.stages.0.steps=5` then edits the chosen one.
 
     Raises:
-        ValueError: listing every problem, each with its dotted key and the file.
+        ConfigError: naming the file and every problem, each with its dotted key.
     """
-    raw = dict(raw) if raw is not None else (yaml.safe_load(Path(path).read_text()) or {})
+    source = str(path) if path else "config"
+    raw = dict(raw) if raw is not None else read_mapping(Path(str(path)))
     base = Path(path).parent if path else Path.cwd()
-    try:
-        resolve_schedule(raw, base)
-        apply_overrides(raw, list(overrides))
-    except ConfigError as exc:
-        raise ValueError(f"{path}: {exc}") from None
-    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{path}: bad override {exc}") from None
-    config, errors = build_config(raw)
-    if errors:
-        raise ValueError(
-            f"{path or 'config'} has {len(errors)} problem(s):\n"
-            + "\n".join(f"  {e}" for e in errors)
-        )
+    choices = [o for o in overrides if _is_schedule_choice(o)]
+    edits = [o for o in overrides if not _is_schedule_choice(o)]
+    problems = apply_overrides(raw, choices)
+    problems += resolve_schedule(raw, base)
+    problems += apply_overrides(raw, edits)
+    if problems:
+        raise ConfigError(source, problems)
+    config, problems = build_config(raw)
+    if problems:
+        raise ConfigError(source, problems)
     return config

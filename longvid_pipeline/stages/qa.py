@@ -1,6 +1,6 @@
 """QA stage: turn a video's captioned timeline into `qa` rows for the five task types.
 
-The generators (longvid_pipeline.qa_tasks) propose questions with unique answers; this
+The generators (longvid_pipeline.qa.tasks) propose questions with unique answers; this
 stage picks up to `per_task_max` of them per task with a random generator seeded by the
 video id and the seeds (so a rerun writes the same rows, and another seed picks and
 shuffles differently), and writes rows in the `qa` contract: LLaVA-style conversations
@@ -19,15 +19,9 @@ from typing import Any, ClassVar
 from longvid_pipeline.config import param
 from longvid_pipeline.ids import stable_hash
 from longvid_pipeline.item import WorkItem
-from longvid_pipeline.qa_tasks import (
-    GENERATORS,
-    LETTERS,
-    TASKS,
-    Posed,
-    build_timeline,
-    options_block,
-    pose,
-)
+from longvid_pipeline.qa.posing import LETTERS, Posed, options_block, pose
+from longvid_pipeline.qa.tasks import GENERATORS, TASKS
+from longvid_pipeline.qa.timeline import build_timeline
 from longvid_pipeline.stage import Reject, Stage
 
 PLAN_COLUMNS = ("sample_frames", "sample_fps", "sample_timestamps", "timestamp_prompt")
@@ -153,7 +147,9 @@ class QAStage(Stage):
                 rows.setdefault(row["qa_id"], row)
         item.qa, dropped = near_duplicates(list(rows.values()), self.config.near_duplicate_jaccard)
         for row, kept_id, jaccard in dropped:
-            item.reject_row("qa", "qa", "near_duplicate", f"Jaccard {jaccard:.2f} with {kept_id}", row)
+            item.reject_row(
+                "qa", "qa", "near_duplicate", f"Jaccard {jaccard:.2f} with {kept_id}", row
+            )
         return item
 
     def _rng(self, video_id: str, task: str) -> random.Random:

@@ -1,7 +1,7 @@
 """The segment stage: shots, clip spans, filter scores and the sampling plan of a video.
 
-One decode pass (longvid_pipeline.frames) feeds the chosen shot detector and samples
-the filter statistics; clip assembly (longvid_pipeline.clips) turns shots into clip
+One decode pass (longvid_pipeline.segmenting.decode) feeds the chosen shot detector and samples
+the filter statistics; clip assembly (longvid_pipeline.segmenting.assembly) turns shots into clip
 spans; filters are scores first and only drop clips when `filter_mode` is "drop".
 Caption frames are not produced here: the caption stage seeks by timestamp in the
 normalized file. Stretches that do not decode become clips-level rejects
@@ -17,21 +17,16 @@ from typing import Any, ClassVar
 
 import av
 
-from longvid_pipeline.clips import (
-    AssemblySettings,
-    ClipSpan,
-    ScoreSettings,
-    assemble_spans,
-    clip_scores,
-    cut_clip_file,
-    starts_on_keyframe,
-)
 from longvid_pipeline.config import param
-from longvid_pipeline.frames import DecodeResult, DecodeSettings, decodable_stretches, decode_pass
 from longvid_pipeline.ids import stable_hash
 from longvid_pipeline.item import WorkItem
-from longvid_pipeline.sampling import SamplingConfig, plan_for
-from longvid_pipeline.shots import (
+from longvid_pipeline.segmenting.assembly import AssemblySettings, ClipSpan, assemble_spans
+from longvid_pipeline.segmenting.clip_files import cut_clip_file, starts_on_keyframe
+from longvid_pipeline.segmenting.decode import DecodeResult, DecodeSettings, decode_pass
+from longvid_pipeline.segmenting.filters import ScoreSettings, clip_scores
+from longvid_pipeline.segmenting.health import decodable_stretches
+from longvid_pipeline.segmenting.sampling import SamplingConfig, plan_for
+from longvid_pipeline.segmenting.shots import (
     AnnotationsDetector,
     ContentDetector,
     FixedDetector,

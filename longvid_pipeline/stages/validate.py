@@ -16,17 +16,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from longvid_pipeline.config import param
-from longvid_pipeline.expectations import (
+from longvid_pipeline.item import WorkItem
+from longvid_pipeline.shards import sum_validation
+from longvid_pipeline.stage import Resources, Stage
+from longvid_pipeline.validation.suites import (
     SuiteRunner,
     TableOutcome,
     available_suites,
     load_suite_spec,
-    merge_validation,
 )
-from longvid_pipeline.item import WorkItem
-from longvid_pipeline.stage import Resources, Stage
-
-ROW_TABLES = ("clips", "qa", "niah")  # tables held as row lists on the item
 
 
 @dataclass
@@ -34,10 +32,14 @@ class ValidateConfig:
     """Recipe key `validate`: which suites run, and what a failing row costs."""
 
     tables: list[str] = param([], "tables to validate; empty = every table with a suite")
-    mode: str = param("reject", "reject: failing rows go to rejects; warn: keep and count",
-                      choices=("reject", "warn"))
+    mode: str = param(
+        "reject",
+        "reject: failing rows go to rejects; warn: keep and count",
+        choices=("reject", "warn"),
+    )
     repetition_threshold: float = param(
-        0.3, "max share of repeated word 3-grams in a caption or answer", min=0.0, max=1.0)
+        0.3, "max share of repeated word 3-grams in a caption or answer", min=0.0, max=1.0
+    )
     min_caption_chars: int = param(1, "min characters of a caption", min=0)
 
     def __post_init__(self) -> None:
@@ -84,7 +86,7 @@ class ValidateStage(Stage):
             if not rows:
                 continue
             outcome = self.runner.run(table, rows, item.video, parameters)
-            item.validation = merge_validation(item.validation, {table: outcome.counts})
+            item.validation = sum_validation([item.validation, {table: outcome.counts}])
             if self.config.mode == "reject" and outcome.failures:
                 if table == "videos":
                     item.reject_input(self.name, "expectations", _detail(outcome, 0))

@@ -1,0 +1,60 @@
+"""The public API for code that consumes a built dataset (the trainer, the evaluator,
+notebooks): committed shards, table contracts, and frames by timestamp.
+
+Consumers read through here, not through pipeline internals, so the writer's layout
+(commit records, part files) can change without breaking them.
+
+Example:
+    from longvid_pipeline.api import read_rows, frames_at
+    rows = read_rows("out/demo", "qa", where={"split": ["test"]})
+    frames = frames_at("out/demo/" + rows[0]["video_uri"], rows[0]["sample_timestamps"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from longvid_pipeline.media.frames import frames_at, iter_frames_at
+
+__all__ = ["committed_files", "frames_at", "iter_frames_at", "read_rows", "table_schema"]
+
+
+def committed_files(out: str | Path, table: str) -> list[Path]:
+    """The Parquet files of `table` that commit records list: the only files that are data
+    (a file of a killed run is never read)."""
+    from longvid_pipeline.shards import committed_files as files_by_table
+
+    return files_by_table(Path(out)).get(table, [])
+
+
+def table_schema(table: str) -> Any:
+    """The Arrow schema of `table` as its contract (schemas/<table>.sql) defines it."""
+    from longvid_pipeline.schemas import arrow_schema
+
+    return arrow_schema(table)
+
+
+def read_rows(
+    out: str | Path, table: str, where: dict[str, Sequence[Any] | None] | None = None
+) -> list[dict[str, Any]]:
+    """Committed rows of `table`, keeping rows whose column value is in each `where` list
+    (None or an empty list: no filter on that column). Order: as committed.
+
+    Raises:
+        FileNotFoundError: the table has no committed files under `out`.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    files = committed_files(out, table)
+    if not files:
+        raise FileNotFoundError(f"no committed {table} shards under {out}; run the pipeline first")
+    schema = table_schema(table)
+    data = pa.concat_tables(pq.read_table(path, schema=schema) for path in files)
+    for column, values in (where or {}).items():
+        if values:
+            data = data.filter(pc.is_in(data[column], pa.array(list(values))))
+    return data.to_pylist()

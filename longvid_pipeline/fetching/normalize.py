@@ -1,0 +1,207 @@
+"""Normalize fetched media into the one shape later stages rely on, and check it is whole.
+
+Every later stage seeks by timestamp in the normalized file, so it must be H.264 yuv420p
+MP4 no taller than `max_height` with a keyframe at least every `keyframe_interval_s`
+(a seek then decodes at most that much). A file that already conforms is stream-copied
+(seconds for an hour of video); anything else is re-encoded once.
+
+`scan_packets` demuxes every packet without decoding: one cheap pass gives both the
+keyframe gaps (for `needs_reencode`) and where the data really ends (for truncation).
+`check_decodable` decodes only the last second, where a truncated or damaged file fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import av
+
+from longvid_pipeline.files import atomic_path
+from longvid_pipeline.media.ffmpeg import run_ffmpeg
+from longvid_pipeline.media.probe import MediaInfo
+
+# Audio codecs the MP4 muxer takes as they are; others are re-encoded to AAC.
+MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"})
+# Packets may end this much before the container duration without the file being truncated.
+TRUNCATION_SLACK_S = 1.0
+TRUNCATION_SLACK_FRACTION = 0.05
+
+
+class NormalizeSettings(Protocol):
+    """The part of the fetch config normalization reads."""
+
+    max_height: int
+    keyframe_interval_s: float
+    video_crf: int
+    video_preset: str
+
+
+class MediaDamaged(Exception):
+    """The file is truncated or cannot be decoded (reason `corrupt`)."""
+
+
+@dataclass(frozen=True)
+class PacketScan:
+    """What demuxing every video packet (no decoding) tells about a file."""
+
+    packets: int
+    keyframes: int
+    end_s: float
+    max_keyframe_gap_s: float
+    pix_fmt: str | None
+
+
+def scan_packets(path: str | Path) -> PacketScan:
+    """Demux every video packet once; raises MediaDamaged when demuxing fails."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            pix_fmt = stream.codec_context.format.name if stream.codec_context.format else None
+            return _scan(container, stream, pix_fmt)
+    except av.error.FFmpegError as exc:
+        raise MediaDamaged(f"demux failed: {exc}") from exc
+
+
+def _scan(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, pix_fmt: str | None
+) -> PacketScan:
+    packets = keyframes = 0
+    end_s = 0.0
+    last_key_s: float | None = None
+    max_gap = 0.0
+    for packet in container.demux(stream):
+        if packet.size == 0 or packet.pts is None:
+            continue
+        packets += 1
+        start_s = float(packet.pts * packet.time_base)
+        end_s = max(end_s, start_s + float((packet.duration or 0) * packet.time_base))
+        if packet.is_keyframe:
+            keyframes += 1
+            if last_key_s is not None:
+                max_gap = max(max_gap, start_s - last_key_s)
+            last_key_s = start_s
+    if last_key_s is not None:
+        max_gap = max(max_gap, end_s - last_key_s)
+    return PacketScan(packets, keyframes, end_s, max_gap, pix_fmt)
+
+
+def check_complete(scan: PacketScan, info: MediaInfo) -> None:
+    """Raise MediaDamaged when the packets end far before the duration the container claims."""
+    if scan.packets == 0 or scan.keyframes == 0:
+        raise MediaDamaged(f"no decodable video packets ({scan.packets} packets)")
+    slack = max(TRUNCATION_SLACK_S, TRUNCATION_SLACK_FRACTION * info.duration_s)
+    if scan.end_s < info.duration_s - slack:
+        raise MediaDamaged(
+            f"truncated: video packets end at {scan.end_s:.2f}s of {info.duration_s:.2f}s"
+        )
+
+
+@dataclass(frozen=True)
+class TailDecode:
+    """What decoding the last second found: how many frames, and their display rotation."""
+
+    frames: int
+    rotation: int
+
+
+def check_decodable(path: str | Path, end_s: float, tail_s: float = 1.0) -> TailDecode:
+    """Decode the last `tail_s` seconds before `end_s`, where truncation and damage show.
+
+    The decoded frames also carry the display rotation, which PyAV exposes on frames
+    (from the container's display matrix) but not on the stream, so `probe` can miss it.
+
+    Raises:
+        MediaDamaged: a decode error, or no frame at all in that last second.
+    """
+    target_s = max(0.0, end_s - tail_s)
+    frames, rotation = 0, 0
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            container.seek(int(target_s / stream.time_base), stream=stream, backward=True)
+            for frame in container.decode(stream):
+                if frame.pts is not None and float(frame.pts * stream.time_base) >= target_s - 1e-3:
+                    frames += 1
+                    rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+    except av.error.FFmpegError as exc:
+        raise MediaDamaged(f"decode of the last {tail_s:.0f}s failed: {exc}") from exc
+    if frames == 0:
+        raise MediaDamaged(f"no frame decodes in the last {tail_s:.0f}s before {end_s:.2f}s")
+    return TailDecode(frames, rotation)
+
+
+def needs_reencode(
+    path: str | Path, info: MediaInfo, config: NormalizeSettings, scan: PacketScan | None = None
+) -> str | None:
+    """Why `path` must be re-encoded, or None when a stream copy into MP4 conforms.
+
+    The container itself is no reason: a copy remuxes H.264 from MKV, FLV or TS into MP4.
+    """
+    scan = scan or scan_packets(path)
+    if info.video_codec != "h264":
+        return f"video codec {info.video_codec}"
+    if scan.pix_fmt != "yuv420p":
+        return f"pixel format {scan.pix_fmt}"
+    if info.height > config.max_height:
+        return f"height {info.height} > {config.max_height}"
+    if info.width % 2 or info.height % 2:
+        return f"odd size {info.width}x{info.height}"
+    if info.rotation:
+        return f"rotation {info.rotation}"
+    if info.audio_codec is not None and info.audio_codec not in MP4_AUDIO_CODECS:
+        return f"audio codec {info.audio_codec}"
+    frame_s = 1.0 / info.fps if info.fps > 0 else 0.0
+    if scan.max_keyframe_gap_s > config.keyframe_interval_s + frame_s + 1e-6:
+        return f"keyframe gap {scan.max_keyframe_gap_s:.2f}s > {config.keyframe_interval_s}s"
+    return None
+
+
+def copy_args(src: Path, dst: Path) -> list[str]:
+    """ffmpeg arguments of a stream copy into MP4 (first video, first audio if any)."""
+    return [
+        "-i", str(src), "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy",
+        "-movflags", "+faststart", "-f", "mp4", str(dst),
+    ]  # fmt: skip
+
+
+def reencode_args(src: Path, dst: Path, config: NormalizeSettings) -> list[str]:
+    """ffmpeg arguments of the re-encode: H.264 yuv420p, capped even height, fixed keyframes.
+
+    ffmpeg's default autorotate applies any rotation before scaling, so `ih` is the
+    displayed height and the output carries no rotation.
+    """
+    height = f"trunc(min(ih\\,{config.max_height})/2)*2"
+    keyframes = f"expr:gte(t,n_forced*{config.keyframe_interval_s})"
+    return [
+        "-i", str(src), "-map", "0:v:0", "-map", "0:a:0?",
+        "-vf", f"scale=-2:{height},format=yuv420p",
+        "-c:v", "libx264", "-preset", config.video_preset, "-crf", str(config.video_crf),
+        "-force_key_frames", keyframes,
+        "-c:a", "aac", "-b:a", "128k",
+        "-movflags", "+faststart", "-f", "mp4", str(dst),
+    ]  # fmt: skip
+
+
+def normalize(
+    src: str | Path,
+    dst: str | Path,
+    info: MediaInfo,
+    config: NormalizeSettings,
+    scan: PacketScan | None = None,
+) -> str:
+    """Write the conforming MP4 of `src` to `dst` atomically; returns "copy" or "reencode".
+
+    Example:
+        >>> normalize("in.mkv", "out.mp4", probe("in.mkv"), FetchConfig())  # doctest: +SKIP
+        'copy'
+    """
+    src, dst = Path(src), Path(dst)
+    reason = needs_reencode(src, info, config, scan)
+    with atomic_path(dst, suffix=".mp4") as partial:
+        run_ffmpeg(
+            copy_args(src, partial) if reason is None else reencode_args(src, partial, config)
+        )
+    return "copy" if reason is None else "reencode"

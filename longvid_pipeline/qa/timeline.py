@@ -1,0 +1,112 @@
+"""The captioned timeline the QA generators read: events with spans, captions and, when
+known, structured attributes (shape, colour, action, background, scene).
+
+`build_timeline` turns a video's clips (caption + optional `attributes`) into one, and says
+whether the captioned clips cover the whole video (`complete`) and whether its events
+are structured (`structured`): whole-video facts and attribute questions depend on both.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+ORDER_TOLERANCE_S = 0.5  # events starting closer than this are not "one after the other"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happens: its span, its caption and, when known, its attributes."""
+
+    start_s: float
+    end_s: float
+    caption: str
+    source: str = "annotations"
+    shape: str | None = None
+    color: str | None = None
+    action: str | None = None
+    background: str | None = None
+    scene_index: int | None = None
+
+    @property
+    def phrase(self) -> str:
+        """The caption as a quotable phrase: first letter lowercased, final period dropped."""
+        text = self.caption.strip().rstrip(".!")
+        return text[:1].lower() + text[1:]
+
+    @property
+    def span_text(self) -> str:
+        return span_text(self.start_s, self.end_s)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """What the QA generators know about one video."""
+
+    duration_s: float
+    clips: tuple[Event, ...]  # captioned clips as spans with their caption
+    events: tuple[Event, ...]  # structured events, else one per captioned clip; by start
+    structured: bool  # events carry shape / color / action (ground truth or a VLM's)
+    complete: bool  # clips cover the video up to the allowed gap
+
+
+def span_text(start_s: float, end_s: float) -> str:
+    """The answer form of a time span, e.g. 'From 3.0s to 7.5s.'."""
+    return f"From {start_s:.1f}s to {end_s:.1f}s."
+
+
+def build_timeline(clips: list[dict[str, Any]], duration_s: float, max_gap_s: float) -> Timeline:
+    """Timeline of a video from its clip rows (after the caption stage)."""
+    ordered = sorted(clips, key=lambda clip: float(clip["start_s"]))
+    captioned = tuple(
+        Event(float(c["start_s"]), float(c["end_s"]), c["caption"], c.get("caption_source") or "")
+        for c in ordered
+        if c.get("caption")
+    )
+    structured = bool(ordered) and all(c.get("attributes") is not None for c in ordered)
+    events = _merge_attribute_events(ordered) if structured else captioned
+    return Timeline(
+        duration_s=duration_s,
+        clips=captioned,
+        events=events,
+        structured=structured and bool(events),
+        complete=_covers(ordered, duration_s, max_gap_s),
+    )
+
+
+def _merge_attribute_events(clips: list[dict[str, Any]]) -> tuple[Event, ...]:
+    """Events from clip attributes; an event cut by a clip boundary becomes one again."""
+    merged: dict[Any, dict[str, Any]] = {}
+    for clip in clips:
+        for entry in json.loads(clip["attributes"]):
+            key = entry.get("index")
+            if key is None:  # a sidecar without event indices: the event is its caption + start
+                key = (entry.get("caption"), entry.get("event_start_s", entry["start_s"]))
+            start = entry.get("event_start_s", entry["start_s"])
+            end = entry.get("event_end_s", entry["end_s"])
+            known = merged.setdefault(key, {**entry, "start_s": start, "end_s": end})
+            known["start_s"] = min(known["start_s"], start)
+            known["end_s"] = max(known["end_s"], end)
+    events = [
+        Event(float(e["start_s"]), float(e["end_s"]), str(e["caption"]), **_fields(e))
+        for e in merged.values()
+    ]
+    return tuple(sorted(events, key=lambda e: (e.start_s, e.end_s, e.caption)))
+
+
+def _fields(entry: dict[str, Any]) -> dict[str, Any]:
+    """The structured attributes of an event that questions may name."""
+    return {
+        name: entry.get(name) for name in ("shape", "color", "action", "background", "scene_index")
+    }
+
+
+def _covers(clips: list[dict[str, Any]], duration_s: float, max_gap_s: float) -> bool:
+    """True when no stretch of the video longer than `max_gap_s` lies outside every clip."""
+    reached = 0.0
+    for clip in clips:
+        if float(clip["start_s"]) - reached > max_gap_s:
+            return False
+        reached = max(reached, float(clip["end_s"]))
+    return bool(clips) and duration_s - reached <= max_gap_s

@@ -1,0 +1,57 @@
+"""Filter scores of a clip span from the decode pass's sampled-frame statistics:
+black_score, static_score, quality_score (0..1). The segment stage keeps them as columns
+(`filters.mode: score`) or drops clips past thresholds (`drop`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from longvid_pipeline.segmenting.assembly import ClipSpan
+from longvid_pipeline.segmenting.frame_stats import FrameStats
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """What counts as black/blank, how motion and sharpness map to 0..1."""
+
+    black_luma: float
+    black_pixel_share: float
+    blank_std: float
+    static_motion_scale: float
+    quality_half_sharpness: float
+
+
+def clip_scores(stats: FrameStats, span: ClipSpan, settings: ScoreSettings) -> dict[str, float]:
+    """black_score, static_score, quality_score (floats 0..1) from the span's samples.
+
+    A sampled frame is black when nearly all of it (`black_pixel_share`, like ffmpeg's
+    blackdetect) is darker than `black_luma`, blank when its luma barely varies; so a
+    small bright object on a black background is neither.
+    """
+    picked = _span_samples(stats, span)
+    thumbs = [stats.thumbs[i] for i in picked]
+    dark_share = np.array([(thumb < settings.black_luma).mean() for thumb in thumbs])
+    stds = np.asarray(stats.luma_std)[picked]
+    black = float(np.mean((dark_share >= settings.black_pixel_share) | (stds < settings.blank_std)))
+    motion = (
+        float(np.mean([np.abs(a - b).mean() for a, b in zip(thumbs, thumbs[1:], strict=False)]))
+        if len(thumbs) > 1
+        else 0.0
+    )
+    sharpness = float(np.median(np.asarray(stats.sharpness)[picked]))
+    return {
+        "black_score": black,
+        "static_score": float(max(0.0, 1.0 - motion / settings.static_motion_scale)),
+        "quality_score": sharpness / (sharpness + settings.quality_half_sharpness),
+    }
+
+
+def _span_samples(stats: FrameStats, span: ClipSpan) -> np.ndarray:
+    """Sampled frames inside the span; the nearest one when the span caught none."""
+    picked = stats.indices(span.start_s, span.end_s)
+    if len(picked) == 0:
+        middle = (span.start_s + span.end_s) / 2
+        picked = np.array([int(np.argmin(np.abs(np.asarray(stats.times) - middle)))])
+    return picked

@@ -1,0 +1,104 @@
+"""Statistics of sampled frames: brightness, contrast, sharpness, colour histograms and
+luma thumbnails. They are the raw material of the clip filter scores (black, static,
+quality) and of the similarity that merges neighbouring spans; the frames themselves are
+never kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+HIST_BINS = 4  # per channel: 4x4x4 = 64-bin colour histograms of sampled frames
+THUMB_SIZE = (32, 18)  # width, height of the luma thumbnails the motion score compares
+
+
+@dataclass
+class FrameStats:
+    """Per sampled frame statistics, the raw material of filter scores and similarity.
+
+    Sampled frames are taken at about `stats_fps` from the same decode; they are small
+    (`stats_size`) so the statistics cost nothing next to the decode itself.
+    """
+
+    times: list[float] = field(default_factory=list)
+    luma_mean: list[float] = field(default_factory=list)
+    luma_std: list[float] = field(default_factory=list)
+    sharpness: list[float] = field(default_factory=list)
+    histograms: list[np.ndarray] = field(default_factory=list)
+    thumbs: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, time_s: float, rgb: np.ndarray) -> None:
+        """Summarize one sampled frame; the frame itself is not kept."""
+        self.add_batch([time_s], rgb[None])
+
+    def add_batch(self, times: Sequence[float], rgbs: np.ndarray) -> None:
+        """Summarize sampled frames [n, height, width, 3] at once (vectorized)."""
+        count = len(rgbs)
+        luma = rgb_to_luma(rgbs)
+        flat = luma.reshape(count, -1)
+        self.times.extend(float(t) for t in times)
+        self.luma_mean.extend(float(v) for v in flat.mean(axis=1))
+        self.luma_std.extend(float(v) for v in flat.std(axis=1))
+        self.sharpness.extend(float(v) for v in laplacian_variance(luma))
+        self.histograms.extend(color_histogram(rgbs))
+        self.thumbs.extend(block_mean(luma, THUMB_SIZE))
+
+    def indices(self, start_s: float, end_s: float) -> np.ndarray:
+        """Indices of the sampled frames with start_s <= time < end_s."""
+        times = np.asarray(self.times)
+        return np.nonzero((times >= start_s) & (times < end_s))[0]
+
+    def mean_histogram(self, start_s: float, end_s: float) -> np.ndarray | None:
+        """Average colour histogram of a span, or None when no frame was sampled in it."""
+        picked = self.indices(start_s, end_s)
+        if len(picked) == 0:
+            return None
+        return np.mean([self.histograms[i] for i in picked], axis=0)
+
+
+def rgb_to_luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma in 0..255 as float32; channels last."""
+    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return rgb.astype(np.float32) @ weights
+
+
+def laplacian_variance(luma: np.ndarray) -> np.ndarray | float:
+    """Variance of the 4-neighbour Laplacian: the classic focus measure (blur lowers it).
+
+    One value for an image [h, w], one per image for a stack [n, h, w].
+    """
+    lap = (
+        luma[..., 1:-1, :-2] + luma[..., 1:-1, 2:] + luma[..., :-2, 1:-1] + luma[..., 2:, 1:-1]
+        - 4 * luma[..., 1:-1, 1:-1]
+    )  # fmt: skip
+    if lap.ndim == 2:
+        return float(lap.var())
+    return lap.reshape(len(lap), -1).var(axis=1)
+
+
+def color_histogram(rgb: np.ndarray) -> np.ndarray:
+    """Normalized 64-bin RGB histogram (4 levels per channel); [n, 64] for a stack."""
+    levels = rgb // (256 // HIST_BINS)  # stays uint8: codes < 64; int32 math cost 2x
+    codes = (levels[..., 0] * HIST_BINS + levels[..., 1]) * HIST_BINS + levels[..., 2]
+    bins = HIST_BINS**3
+    if rgb.ndim == 3:
+        counts = np.bincount(codes.ravel(), minlength=bins).astype(np.float32)
+        return counts / max(1.0, float(counts.sum()))
+    offsets = (np.arange(len(rgb)) * bins)[:, None]
+    flat = codes.reshape(len(rgb), -1) + offsets
+    counts = np.bincount(flat.ravel(), minlength=bins * len(rgb)).astype(np.float32)
+    counts = counts.reshape(len(rgb), bins)
+    return counts / np.maximum(1.0, counts.sum(axis=1, keepdims=True))
+
+
+def block_mean(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Downscale a 2-D image (or a stack of them) to (width, height) by averaging blocks
+    (crops the remainder)."""
+    width, height = size
+    rows, cols = image.shape[-2] // height, image.shape[-1] // width
+    cropped = image[..., : rows * height, : cols * width]
+    blocks = cropped.reshape(*image.shape[:-2], height, rows, width, cols)
+    return blocks.mean(axis=(-3, -1))

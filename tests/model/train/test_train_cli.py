@@ -1,0 +1,104 @@
+"""The real CLI on the tiny preset: overfitting, resume with the same data order, config errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from safetensors.torch import load_file
+from support.shards import make_demo_shards, tiny_train_config
+
+from longvid.train.cli import main
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("shards")
+    make_demo_shards(out)
+    return out
+
+
+def _write(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _losses(output_dir: Path) -> list[float]:
+    lines = (output_dir / "log.jsonl").read_text().splitlines()
+    return [json.loads(line)["loss"] for line in lines]
+
+
+def test_tiny_preset_overfits_through_cli(demo_out: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    config = _write(tmp_path / "tiny.yaml", tiny_train_config(demo_out, run, steps=40))
+    assert main([str(config)]) == 0
+    losses = _losses(run)
+    assert len(losses) == 40
+    assert losses[0] == pytest.approx(6.02, abs=0.1)  # about ln(vocab 384) = 5.95 at init
+    assert losses[0] / losses[-1] >= 5.0, losses
+    checkpoint = run / "checkpoints" / "step-00000040"
+    weights = load_file(str(checkpoint / "model.safetensors"))
+    assert (
+        "projector.0.weight" in weights and (checkpoint / "tokenizer" / "tokenizer.json").is_file()
+    )
+    assert json.loads((checkpoint / "state.json").read_text()) == {
+        "global_step": 40,
+        "stage_index": 0,
+        "stage_step": 40,
+    }
+
+
+def test_resume_continues_with_the_same_data_order(demo_out: Path, tmp_path: Path) -> None:
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert (
+        main([str(_write(tmp_path / "a.yaml", tiny_train_config(demo_out, straight, steps=6)))])
+        == 0
+    )
+    halves = _write(
+        tmp_path / "b.yaml", tiny_train_config(demo_out, resumed, steps=6, save_every=3)
+    )
+    assert (
+        main([str(halves), "--set", "schedule.stages.0.steps=6", "--set", "trainer.log_every=1"])
+        == 0
+    )
+    # throw away the end of the run and continue from step 3
+    import shutil
+
+    shutil.rmtree(resumed / "checkpoints" / "step-00000006")
+    (resumed / "log.jsonl").write_text(
+        "\n".join((resumed / "log.jsonl").read_text().splitlines()[:3]) + "\n"
+    )
+    assert main([str(halves), "--resume"]) == 0
+    assert _losses(resumed) == pytest.approx(_losses(straight), rel=1e-4)
+
+
+def test_config_errors_name_every_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tiny_train_config(tmp_path, tmp_path / "run")
+    config["trainer"]["batch_size"] = "two"
+    config["trainer"]["wokers"] = 2
+    path = _write(tmp_path / "bad.yaml", config)
+    assert main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "trainer.batch_size: expected int, got str 'two'" in err
+    assert "trainer.wokers: unknown key" in err
+    assert main([str(path), "--set", "trainer.batch_size=1", "--set", "trainer.wokers=null"]) == 2
+    good = tiny_train_config(tmp_path, tmp_path / "run")
+    good["schedule"]["stages"][0]["lr"]["encoder"] = 1e-3
+    good["model"]["compressor"] = {"name": "hico", "tokens_per_fram": 4}
+    assert main([str(_write(tmp_path / "bad2.yaml", good))]) == 2
+    err = capsys.readouterr().err
+    assert "schedule.stages[0].lr.encoder: 'encoder' is not a trainable part of this stage" in err
+    assert "model.compressor.tokens_per_fram: unknown option of 'hico'" in err
+
+
+def test_python_dash_m_entry_point(tmp_path: Path) -> None:
+    path = _write(tmp_path / "bad.yaml", {"trainer": {"backend": "slurm"}})
+    result = subprocess.run(
+        [sys.executable, "-m", "longvid.train", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "trainer.backend: must be one of ['local', 'ray'], got 'slurm'" in result.stderr

@@ -1,0 +1,173 @@
+"""End to end through the real CLI and a local Ray: demo world -> shards -> DuckDB.
+
+Slow (a local Ray and real video work), so marked; CI still runs it via `make test`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from longvid_pipeline.cli import main
+from longvid_pipeline.query import run_query
+
+pytestmark = pytest.mark.slow
+
+SMALL_WORLD = [
+    "source.demo.videos=2",
+    "source.demo.min_duration_s=40",
+    "source.demo.max_duration_s=60",
+    "source.demo.width=320",
+    "source.demo.height=180",
+    "ray.num_cpus=2",
+    "shards.videos_per_commit=1",
+]
+
+
+def run_cli(out: Path, *extra: str) -> int:
+    args = ["run", "stages/demo.yaml", "--out", str(out)]
+    for override in [*SMALL_WORLD, *extra]:
+        args += ["--set", override]
+    return main(args)
+
+
+def test_demo_builds_queries_and_resumes_without_duplicates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "demo"
+    assert run_cli(out) == 0
+    summary = capsys.readouterr().out
+    assert "inputs: 2 = 2 kept + 0 rejected" in summary
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["inputs"] == {"total": 2, "kept": 2, "rejected": 0, "pending": 0}
+    assert manifest["accounting_problems"] == []
+    assert list(manifest["stages"]) == ["fetch", "segment", "caption", "qa", "validate", "write"]
+    assert all(
+        stage["inputs"] == 2 and stage["passed"] == 2 for stage in manifest["stages"].values()
+    )
+    assert "qa" in json.loads((out / "validation.json").read_text())["tables"]
+
+    task_rows = run_query(out, "select task, count(*) as n from qa group by task").to_pylist()
+    tasks = {row["task"]: row["n"] for row in task_rows}
+    assert set(tasks) == {"caption", "grounding", "counting", "relationship", "understanding"}
+    assert all(count > 0 for count in tasks.values())
+
+    # Every clip span lies inside its video and the sampling plan matches the duration.
+    bad = run_query(
+        out,
+        """
+        select count(*) as n from clips c join videos v using (video_id)
+        where c.start_s < 0 or c.end_s > v.duration_s + 0.05 or c.start_s >= c.end_s""",
+    ).to_pylist()
+    assert bad == [{"n": 0}]
+
+    before = run_query(
+        out,
+        "select (select count(*) from videos) v, (select count(*) from clips) c, "
+        "(select count(*) from qa) q",
+    ).to_pylist()
+    assert run_cli(out) == 0  # second run into the same OUT: nothing to do, nothing duplicated
+    after = run_query(
+        out,
+        "select (select count(*) from videos) v, (select count(*) from clips) c, "
+        "(select count(*) from qa) q",
+    ).to_pylist()
+    assert before == after
+    assert json.loads((out / "manifest.json").read_text())["runs"][-1]["inputs_todo"] == 0
+
+    assert main(["stats", str(out)]) == 0
+    assert "accounting: OK" in capsys.readouterr().out
+
+
+def test_demo_notebook_runs_on_the_built_shards(tmp_path: Path) -> None:
+    """The shipped notebook executes top to bottom against a fresh demo build."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    out = tmp_path / "nb"
+    assert run_cli(out, "source.demo.videos=1") == 0
+    notebook = nbformat.read("notebooks/explore_shards.ipynb", as_version=4)
+    os.environ["LONGVID_OUT"] = str(out)
+    try:
+        NotebookClient(
+            notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": "."}}
+        ).execute()
+    finally:
+        del os.environ["LONGVID_OUT"]
+    outputs = [
+        o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])
+    ]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+
+
+FETCH_AND_SEGMENT = """
+name: bad-inputs
+out: {out}
+source: {{kind: {kind}, path: {path}}}
+ray: {{num_cpus: 2}}
+shards: {{videos_per_commit: 2}}
+stages:
+  fetch: {{allow_loopback: true, retries: 1, backoff_s: 0.1, timeout_s: 2}}
+  segment: {{}}
+"""
+
+
+def _bad_media(folder: Path) -> None:
+    """One good video and the failures a crawl meets, as files in `folder`."""
+    from longvid_pipeline.demo.world import render_video
+
+    folder.mkdir(parents=True)
+    render_video(
+        folder / "good.mp4",
+        folder / "good.json",
+        duration_s=12,
+        seed=3,
+        width=320,
+        height=180,
+        fps=30,
+        min_scene_s=3,
+        max_scene_s=6,
+    )
+    (folder / "good.json").unlink()
+    data = (folder / "good.mp4").read_bytes()
+    (folder / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    (folder / "notes.mp4").write_text("this is not a video")
+
+
+def test_failing_inputs_become_rejects_and_the_run_finishes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from longvid_pipeline.demo.server import serve_folder
+
+    media = tmp_path / "media_in"
+    _bad_media(media)
+    with serve_folder(media) as base:
+        manifest = tmp_path / "inputs.csv"
+        names = ["good.mp4", "missing.mp4", "truncated.mp4", "notes.mp4"]
+        manifest.write_text(
+            "url,note\n" + "".join(f"{base}{n},{n}\n" for n in names) + "not a url,bad\n"
+        )
+        recipe = tmp_path / "manifest.yaml"
+        out = tmp_path / "out_manifest"
+        recipe.write_text(FETCH_AND_SEGMENT.format(out=out, kind="manifest", path=manifest))
+        assert main(["run", str(recipe)]) == 0
+    reasons = {
+        row["reason"]
+        for row in run_query(out, "select reason from rejects where level = 'input'").to_pylist()
+    }
+    assert reasons == {"http_404", "corrupt", "not_a_video", "malformed_url"}
+    assert main(["stats", str(out)]) == 0
+    assert "inputs: 5 = 1 kept + 4 rejected" in capsys.readouterr().out
+
+    folder_out = tmp_path / "out_folder"
+    recipe.write_text(FETCH_AND_SEGMENT.format(out=folder_out, kind="folder", path=media))
+    assert main(["run", str(recipe)]) == 0
+    rows = run_query(folder_out, "select reason, input from rejects order by reason").to_pylist()
+    assert [row["reason"] for row in rows] == ["corrupt", "not_a_video"]
+    assert json.loads(rows[0]["input"])["url"].endswith("truncated.mp4")
+    assert main(["stats", str(folder_out)]) == 0

@@ -1,0 +1,100 @@
+"""Recipes are validated before any work: every problem at once, naming file and key."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from longvid_pipeline.cli import main
+from longvid_pipeline.config import ConfigError
+from longvid_pipeline.recipe import RECIPE_DIR, load_recipe, recipe_defaults
+
+BAD_RECIPE = """
+name: broken
+out: out/broken
+source:
+  kind: demo
+  demo: {videos: 0, colour: red}
+stages:
+  fetch: {max_height: "tall", resources: {num_cpus: -1}}
+  caption: {}
+  segment: {}
+  teleport: {}
+shards: {rows_per_file: 0}
+"""
+
+
+def test_every_problem_is_reported_at_once_with_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD_RECIPE)
+    with pytest.raises(ConfigError) as caught:
+        load_recipe(path)
+    keys = {error.key for error in caught.value.problems}
+    assert {
+        "source.demo.videos",
+        "source.demo.colour",
+        "stages.fetch.max_height",
+        "stages.fetch.resources.num_cpus",
+        "stages.teleport",
+        "stages.caption",  # before its dependency `segment`
+        "shards.rows_per_file",
+    } <= keys
+    assert str(path) in str(caught.value)
+
+
+def test_cli_rejects_bad_recipe_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD_RECIPE)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out)]) == 2
+    assert "stages.fetch.max_height" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_overrides_are_typed_and_validated() -> None:
+    recipe = load_recipe(
+        RECIPE_DIR / "demo.yaml", ["source.demo.videos=2", "stages.fetch.max_height=240"]
+    )
+    assert recipe.source.demo.videos == 2
+    fetch = next(spec for spec in recipe.stages if spec.name == "fetch")
+    assert fetch.config.max_height == 240
+    with pytest.raises(ConfigError) as caught:
+        load_recipe(RECIPE_DIR / "demo.yaml", ["source.demo.videos=many", "nonsense"])
+    assert {e.key for e in caught.value.problems} == {"--set nonsense"}  # syntax errors come first
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in RECIPE_DIR.glob("*.yaml")))
+def test_shipped_recipes_are_valid_and_show_every_default(name: str) -> None:
+    """Principle 1: every parameter that changes output is in the recipe file."""
+    recipe = load_recipe(RECIPE_DIR / name)
+    raw = yaml.safe_load((RECIPE_DIR / name).read_text())
+    defaults = recipe_defaults()
+    for spec in recipe.stages:
+        shown = set(raw["stages"][spec.name]) - {"resources"}
+        known = {f.name for f in dataclasses.fields(spec.config)}
+        assert known <= shown, f"{name}: stages.{spec.name} does not show {sorted(known - shown)}"
+        assert set(defaults["stages"][spec.name]["resources"]) <= set(
+            raw["stages"][spec.name]["resources"]
+        )
+    assert set(dataclasses.asdict(recipe.source.demo)) <= set(raw["source"]["demo"])
+
+
+def test_cpu_stages_fuse_into_one_operator_and_gpu_stages_stand_alone() -> None:
+    from longvid_pipeline.operators import plan_operators
+
+    recipe = load_recipe(
+        RECIPE_DIR / "demo.yaml",
+        ["stages.caption.resources.num_gpus=1", "stages.segment.resources.concurrency=3"],
+    )
+    fused = plan_operators(recipe.stages, fuse_cpu_stages=True)
+    assert [op.name for op in fused] == ["fetch+segment", "caption", "qa+validate"]
+    assert fused[0].resources.concurrency == 3 and fused[0].uses_actor
+    assert fused[1].resources.num_gpus == 1
+    separate = plan_operators(recipe.stages, fuse_cpu_stages=False)
+    assert [op.name for op in separate] == ["fetch", "segment", "caption", "qa", "validate"]
+    assert [op.uses_actor for op in separate] == [False, True, True, False, True]
