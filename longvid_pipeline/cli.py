@@ -49,6 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("out", nargs="?", help="output folder (omit with --schemas)")
     inspect.add_argument("--schemas", action="store_true", help="print every table contract")
     inspect.add_argument("--video", help="video_id to show")
+    render = verbs.add_parser("render-niah", help="write a niah sample as an mp4 (frames streamed)")
+    render.add_argument("out", help="output folder of a benchmark build")
+    render.add_argument("sample_id", help="niah.sample_id of the sample")
+    render.add_argument("--out", dest="file", help="mp4 to write (default OUT/niah_media/ID.mp4)")
+    render.add_argument("--haystack-root", help="where the haystack output lives now, if moved")
+    render.add_argument(
+        "--crf", type=int, default=18, help="x264 CRF (lower: closer to the frames)"
+    )
+    render.add_argument("--preset", default="veryfast", help="x264 preset")
     return parser
 
 
@@ -157,7 +166,23 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "query": _cmd_query, "stats": _cmd_stats, "inspect": _cmd_inspect}
+def _cmd_render_niah(args: argparse.Namespace) -> int:
+    from longvid_pipeline.niah.render import read_sample, render_sample
+
+    row = read_sample(args.out, args.sample_id)
+    path = Path(args.file or Path(args.out) / "niah_media" / f"{args.sample_id}.mp4")
+    done = render_sample(row, path, args.haystack_root, args.crf, args.preset)
+    print(f"{done.path}: {done.frames} frames at {row['fps']:g} fps in {done.wall_s:.1f} s")
+    return 0
+
+
+COMMANDS = {
+    "run": _cmd_run,
+    "query": _cmd_query,
+    "stats": _cmd_stats,
+    "inspect": _cmd_inspect,
+    "render-niah": _cmd_render_niah,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from longvid_pipeline.demo.server import serve_folder
@@ -19,14 +19,27 @@ from longvid_pipeline.ids import input_id_for, stable_hash
 from longvid_pipeline.item import WorkItem
 from longvid_pipeline.recipe import SourceConfig
 from longvid_pipeline.sources.files import load_inputs
+from longvid_pipeline.stage import StageSpec
 
 
 @contextlib.contextmanager
-def open_inputs(source: SourceConfig, out: Path) -> Iterator[list[WorkItem]]:
-    """Yield the work items of `source`, deduplicated by input id, in source order."""
+def open_inputs(
+    source: SourceConfig, out: Path, stages: Sequence[StageSpec] = (), seed: int = 0
+) -> Iterator[list[WorkItem]]:
+    """Yield the work items of `source`, deduplicated by input id, in source order.
+
+    A benchmark build (`output`) has one input per sample of the niah stage's grid over
+    the videos of the output at `source.path`, so `stages` and the run `seed` are needed.
+    """
     if source.kind == "demo":
         with _demo_items(source, out) as items:
             yield _first(_unique(items), source.limit)
+        return
+    if source.kind == "output":
+        from longvid_pipeline.niah.grid import sample_items
+
+        niah = next(spec.config for spec in stages if spec.name == "niah")
+        yield _first(_unique(sample_items(Path(source.path or ""), niah, seed)), source.limit)
         return
     rows = load_inputs(source.kind, Path(source.path or ""))
     items = [

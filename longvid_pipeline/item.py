@@ -10,6 +10,7 @@ item: stages that need pixels seek in the normalized file under OUT.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 from dataclasses import dataclass, field
@@ -19,6 +20,20 @@ from typing import Any
 from longvid_pipeline.ids import stable_hash
 
 ITEM_COLUMN = "item"
+BYTES_KEY = "$bytes"  # how a bytes value (a needle PNG) travels inside the item's JSON
+
+
+def _encode(value: Any) -> Any:
+    """JSON for what json cannot write: bytes as {"$bytes": base64}, the rest as text."""
+    if isinstance(value, bytes):
+        return {BYTES_KEY: base64.b64encode(value).decode("ascii")}
+    return str(value)
+
+
+def _decode(mapping: dict[str, Any]) -> Any:
+    if len(mapping) == 1 and BYTES_KEY in mapping:
+        return base64.b64decode(mapping[BYTES_KEY])
+    return mapping
 
 
 def utc_now() -> str:
@@ -115,10 +130,10 @@ class WorkItem:
         return self.accounts.setdefault(stage, StageAccount())
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), default=str)
+        return json.dumps(dataclasses.asdict(self), default=_encode)
 
     @classmethod
     def from_json(cls, text: str) -> WorkItem:
-        raw = json.loads(text)
+        raw = json.loads(text, object_hook=_decode)
         raw["accounts"] = {k: StageAccount(**v) for k, v in raw.get("accounts", {}).items()}
         return cls(**raw)

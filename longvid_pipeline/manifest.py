@@ -66,7 +66,11 @@ def dataset_counts(out: Path) -> dict[str, Any]:
         for table, count in record.get("rows", {}).items():
             tables[table] = tables.get(table, 0) + count
     ((hours,),) = _scalar_rows(out, "SELECT coalesce(sum(duration_s), 0) / 3600 FROM videos")
-    ((kept,),) = _scalar_rows(out, "SELECT count(DISTINCT input_id) FROM videos")
+    ((kept,),) = _scalar_rows(  # an input is kept as a video or as a benchmark sample
+        out,
+        "SELECT count(DISTINCT input_id) FROM"
+        " (SELECT input_id FROM videos UNION ALL SELECT input_id FROM niah)",
+    )
     ((rejected,),) = _scalar_rows(
         out, "SELECT count(DISTINCT input_id) FROM rejects WHERE level = 'input'"
     )

@@ -52,9 +52,14 @@ class RayConfig:
 class SourceConfig:
     """Where inputs come from: the demo world, a manifest file, or a local folder."""
 
-    kind: str = param("demo", "demo | manifest | folder", choices=("demo", "manifest", "folder"))
+    kind: str = param(
+        "demo",
+        "demo | manifest | folder | output (benchmark samples over the videos of the output"
+        " at `path`: the niah stage)",
+        choices=("demo", "manifest", "folder", "output"),
+    )
     path: str | None = param(
-        None, "manifest file (CSV, JSONL, Parquet with a url column) or folder"
+        None, "manifest file (CSV, JSONL, Parquet with a url column), folder, or output folder"
     )
     limit: int | None = param(None, "take only the first N inputs", min=1)
     demo: DemoWorldConfig = dataclasses.field(default_factory=DemoWorldConfig)
@@ -119,12 +124,8 @@ def _build_stage(name: str, raw: Any) -> tuple[StageSpec | None, list[ConfigProb
     return StageSpec(name=name, stage_cls=stage_cls, config=config, resources=resources), []
 
 
-def _check_order(names: list[str]) -> list[ConfigProblem]:
-    errors = []
-    if "fetch" not in names:
-        errors.append(
-            ConfigProblem("stages", "the fetch stage is required (it turns inputs into videos)")
-        )
+def _check_order(names: list[str], source_kind: str) -> list[ConfigProblem]:
+    errors = _check_entry(names, source_kind)
     for position, name in enumerate(names):
         needed = REQUIRES.get(name)
         if needed and needed not in names[:position]:
@@ -133,6 +134,32 @@ def _check_order(names: list[str]) -> list[ConfigProblem]:
         errors.append(
             ConfigProblem("stages.validate", "must be the last stage (it checks what is written)")
         )
+    return errors
+
+
+def _check_entry(names: list[str], source_kind: str) -> list[ConfigProblem]:
+    """Video sources start with fetch; a benchmark build (`output`) runs niah and validate."""
+    if source_kind != "output":
+        errors = [
+            ConfigProblem("stages.niah", "needs source.kind 'output' (samples over a built output)")
+            for name in names
+            if name == "niah"
+        ]
+        if "fetch" not in names:
+            errors.append(
+                ConfigProblem("stages", "the fetch stage is required (it turns inputs into videos)")
+            )
+        return errors
+    errors = [
+        ConfigProblem(
+            f"stages.{name}",
+            "source kind 'output' gives benchmark samples: only niah and validate run",
+        )
+        for name in names
+        if name not in ("niah", "validate")
+    ]
+    if "niah" not in names:
+        errors.append(ConfigProblem("stages", "source kind 'output' needs the niah stage"))
     return errors
 
 
@@ -150,7 +177,8 @@ def validate_recipe(raw: Any, source: str) -> Recipe:
         if spec:
             specs.append(spec)
     if "stages" not in raw or isinstance(raw.get("stages"), dict):  # a wrong type is reported above
-        errors += _check_order([str(name) for name in stages_raw])
+        source_raw = raw.get("source") if isinstance(raw.get("source"), dict) else {}
+        errors += _check_order([str(name) for name in stages_raw], source_raw.get("kind", "demo"))
     if top is not None and top.source.kind != "demo" and not top.source.path:
         errors.append(ConfigProblem("source.path", f"required for source kind {top.source.kind!r}"))
     if errors:

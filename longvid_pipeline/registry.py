@@ -19,6 +19,7 @@ STAGES: dict[str, str] = {
     "caption": "longvid_pipeline.stages.caption:CaptionStage",
     "qa": "longvid_pipeline.stages.qa:QAStage",
     "validate": "longvid_pipeline.stages.validate:ValidateStage",
+    "niah": "longvid_pipeline.stages.niah:NiahStage",
 }
 
 # stage -> the stage that must run (earlier in the recipe) before it.
@@ -27,7 +28,8 @@ REQUIRES: dict[str, str | None] = {
     "segment": "fetch",
     "caption": "segment",
     "qa": "caption",
-    "validate": "fetch",
+    "validate": None,  # runs last, after the entry stage (recipe._check_order)
+    "niah": None,
 }
 
 

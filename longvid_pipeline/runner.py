@@ -172,7 +172,7 @@ def run_recipe(recipe: Recipe, out: Path | None = None, force: bool = False) -> 
         out, recipe.shards.rows_per_file, recipe.shards.compression, recipe.shards.videos_per_commit
     )
     context = RunContext(out_dir=str(out), seed=recipe.seed)
-    with open_inputs(recipe.source, out) as items:
+    with open_inputs(recipe.source, out, recipe.stages, recipe.seed) as items:
         done = writer.done_input_ids()
         todo = [item for item in items if item.input_id not in done]
         log.info(

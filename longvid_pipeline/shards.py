@@ -136,28 +136,38 @@ class ShardWriter:
         rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for item in items:
             if item.alive:
-                self._admit(item)
-            if item.alive and item.video:
-                rows["videos"].append(item.video)
-                for table in ROW_TABLES:
-                    rows[table].extend(self._admit_rows(item, table, getattr(item, table)))
+                for table, table_rows in self._admit(item).items():
+                    rows[table].extend(table_rows)
             rows["rejects"].extend(self._admit_rows(item, "rejects", item.rejects))
         return rows
 
-    def _admit(self, item: WorkItem) -> None:
-        """The writer is the last stage: it accounts for what it passes and rejects."""
+    def _admit(self, item: WorkItem) -> dict[str, list[dict[str, Any]]]:
+        """The writer is the last stage: it accounts for what it passes and rejects, and
+        returns the item's rows that fit. An item is a video (its `videos` row) or, in a
+        benchmark build, a sample (its `niah` row): without it the input is rejected."""
         account = item.account(WRITE_STAGE)
         account.inputs += 1
-        if item.video is None:
-            item.reject_input(
-                WRITE_STAGE, "no_video", "the item reached the writer without a videos row"
-            )
-        else:
+        admitted: dict[str, list[dict[str, Any]]] = {}
+        if item.video is not None:
             self._admit_video(item)
+        elif not item.niah:
+            item.reject_input(
+                WRITE_STAGE, "no_video", "the item reached the writer without a videos or niah row"
+            )
+        if item.alive:
+            admitted["videos"] = [item.video] if item.video else []
+            for table in ROW_TABLES:
+                admitted[table] = self._admit_rows(item, table, getattr(item, table))
+            if item.video is None and not admitted["niah"]:
+                item.reject_input(
+                    WRITE_STAGE, "no_sample", "the sample's niah row was not admitted"
+                )
+                admitted = {}
         if item.alive:
             account.passed += 1
         else:
             account.rejected += 1
+        return admitted
 
     def _admit_video(self, item: WorkItem) -> None:
         _, problems = conform_rows("videos", [item.video])

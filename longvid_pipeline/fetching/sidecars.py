@@ -41,7 +41,7 @@ def read_annotations(
         return None
     try:
         if url:
-            text = _read_url(str(url), guard, timeout_s, retries, backoff_s)
+            text = read_url(str(url), guard, timeout_s, retries, backoff_s)
         else:
             text = Path(str(path)).read_bytes()
         value = json.loads(text)
@@ -54,20 +54,27 @@ def read_annotations(
     return value
 
 
-def _read_url(
-    url: str, guard: Callable[[str], None], timeout_s: float, retries: int, backoff_s: float
+def read_url(
+    url: str,
+    guard: Callable[[str], None],
+    timeout_s: float,
+    retries: int,
+    backoff_s: float,
+    max_bytes: int = MAX_ANNOTATIONS_BYTES,
 ) -> bytes:
+    """The body of `url` (a sidecar, a needle image): every hop checked by `guard`,
+    transient failures retried, at most `max_bytes` (more is a `too_large` Reject)."""
     guard(url)
     opener = urllib.request.build_opener(CheckedRedirects(guard))
 
     def attempt() -> bytes:
         try:
             with opener.open(url, timeout=timeout_s) as response:
-                body = response.read(MAX_ANNOTATIONS_BYTES + 1)
+                body = response.read(max_bytes + 1)
         except (urllib.error.URLError, OSError, UnsafeURL) as exc:
             raise classify_download_error(exc) from exc
-        if len(body) > MAX_ANNOTATIONS_BYTES:
-            raise Reject("too_large", f"annotations over {MAX_ANNOTATIONS_BYTES} bytes")
+        if len(body) > max_bytes:
+            raise Reject("too_large", f"body over {max_bytes} bytes")
         return body
 
     return with_retries(attempt, retries, backoff_s)

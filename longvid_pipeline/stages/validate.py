@@ -4,7 +4,8 @@ Runs as an actor so great_expectations (~4 s to import) and the suites load once
 worker in `setup()`. For every table with a suite it validates the item's rows of that
 table as one batch: in mode `reject` a failing row leaves the item for `rejects` with the
 failed expectations named (a failing `videos` row drops the whole input, since its clips
-and questions depend on it); in mode `warn` rows stay and are only counted. Counts per
+and questions depend on it; so does a failing `niah` row of a benchmark build, where the
+sample is the input); in mode `warn` rows stay and are only counted. Counts per
 expectation go to `item.validation`, which the shard writer sums into the run's report.
 
 Uniqueness is checked within one item here; across items and runs it is the writer's job.
@@ -78,17 +79,20 @@ class ValidateStage(Stage):
         self.runner = SuiteRunner(self.config.selected_tables())
 
     def process(self, item: WorkItem) -> WorkItem:
-        if item.video is None:
+        if item.video is None and not item.niah:
             return item  # nothing fetched, nothing to validate (fetch rejected it already)
         parameters = self.config.parameters()
         for table in self.runner.specs:
-            rows = [item.video] if table == "videos" else getattr(item, table)
+            rows = (
+                ([item.video] if item.video else []) if table == "videos" else getattr(item, table)
+            )
             if not rows:
                 continue
-            outcome = self.runner.run(table, rows, item.video, parameters)
+            outcome = self.runner.run(table, rows, item.video or {}, parameters)
             item.validation = sum_validation([item.validation, {table: outcome.counts}])
             if self.config.mode == "reject" and outcome.failures:
-                if table == "videos":
+                # The item's own row (a video, or a benchmark build's sample) takes the input.
+                if table == "videos" or (table == "niah" and item.video is None):
                     item.reject_input(self.name, "expectations", _detail(outcome, 0))
                     return item
                 setattr(item, table, self._drop_failures(item, table, rows, outcome))

@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from longvid_pipeline.niah.checks import passes as niah_passes
+
 Row = dict[str, Any]
 Video = dict[str, Any]
 
@@ -207,6 +209,7 @@ DERIVATIONS: dict[str, Callable[..., Any]] = {
     "ends_sentence": _ends_sentence,
     "mentions": _mentions,
     "whole_number_when": _whole_number_when,
+    "niah": niah_passes,  # structural checks of a niah row (niah/checks.py), arg `check`
 }
 # Arguments that name a column of the row (checked against the contract on load).
 ROW_COLUMN_ARGS = (
