@@ -53,3 +53,18 @@ def small_config(**sections: Any) -> NiahConfig:
     config, problems = build_section(NiahConfig, raw, "niah")
     assert not problems, problems
     return config
+
+
+def build_rows(out: Path, config: NiahConfig, run_seed: int = 0) -> list[dict[str, Any]]:
+    """Every sample of `config` over the videos of `out`, built in-process (no Ray)."""
+    from longvid_pipeline.niah.build import SampleBuilder
+    from longvid_pipeline.niah.grid import SampleSpec, sample_items
+    from longvid_pipeline.niah.haystack import load_pool
+    from longvid_pipeline.niah.needles import needle_source
+
+    builder = SampleBuilder(config, needle_source(config.needles, out / ".niah_images"))
+    pool = load_pool(out)
+    return [
+        builder.build(SampleSpec.from_source(item.source), pool, item.input_id)
+        for item in sample_items(out, config, run_seed)
+    ]
