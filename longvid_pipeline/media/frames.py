@@ -6,8 +6,9 @@ captioner's preprocessing, the needle builder's haystacks), so frames never trav
 between stages. Long videos are sampled sparsely (about 1 fps), so decoding every frame
 wastes most of the work: the decoder seeks when the next timestamp is more than
 `seek_gap_s` ahead and decodes forward otherwise (normalized media has a keyframe at
-least every 2 s, so a seek costs at most two seconds of decode). Scaling happens in
-swscale through one reused context, the cheapest place.
+least every 2 s, so a seek costs at most two seconds of decode). Only the frames that are
+yielded are converted (at 1 fps from 30 fps video, converting every decoded frame cost
+twice the decode); scaling happens in swscale through one reused context.
 
 Example:
     frames = frames_at("out/demo/media/v-1.mp4", [0.5, 12.0, 3.0], width=224, height=224)
@@ -61,13 +62,15 @@ def iter_frames_at(
                     int(max(target - 0.5, 0) / stream.time_base), stream=stream, backward=True
                 )
                 decoder = container.decode(stream)
-            for frame in decoder:
-                position = float(frame.time or 0.0)
-                last = scaler.reformat(
-                    frame, width=width, height=height, format="rgb24"
-                ).to_ndarray()
+            reached: av.VideoFrame | None = None
+            for frame in decoder:  # decode forward; convert only the frame that is yielded
+                position, reached = float(frame.time or 0.0), frame
                 if position + 1e-3 >= target:
                     break
+            if reached is not None:
+                last = scaler.reformat(
+                    reached, width=width, height=height, format="rgb24"
+                ).to_ndarray()
             if last is None:
                 raise ValueError(f"{path}: no decodable video frame")
             yield index, last
