@@ -11,8 +11,9 @@ through the recipe (Ray start, niah + validate actors, writer) as wall time.
 
 Render: each sample is rendered in a child process (`render_sample`: frames decoded by
 timestamp, streamed into ffmpeg). The limit is reading the same frames: the child also
-times a decode-only pass over the sample's frames, so `render / decode` says what encoding
-and piping add. Peak RSS of the child (Python) and of ffmpeg come from getrusage; holding
+runs a decode-only pass over the sample's frames, so `render / decode` (CPU seconds,
+ffmpeg included) says what encoding and piping add. Peak RSS of the child (Python) and of
+ffmpeg are their VmHWM; holding
 the frames instead (what a loader that returns all frames at once needs) would take
 length x width x height x 3 bytes, the ratio's reference. Flat RSS from 3,000 to 10,000
 frames is the streaming check.
@@ -23,16 +24,17 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from longvid_pipeline.config import build_section
 from longvid_pipeline.niah.config import NiahConfig
+from longvid_pipeline.stage import cpu_seconds
 
 MB = 1024 * 1024
 
@@ -101,23 +103,55 @@ def sample_of_length(source: Path, length: int) -> dict[str, Any]:
     return builder.build(SampleSpec.from_source(item.source), load_pool(source), item.input_id)
 
 
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """VmHWM of a process: its peak resident set since exec (getrusage's ru_maxrss also
+    counts what the parent held when it forked, so it overstates a child)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class ChildPeak(threading.Thread):
+    """Polls this process's children (ffmpeg) for their peak RSS until stopped."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_mb = 0.0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.1):
+            for tasks in Path("/proc/self/task").glob("*/children"):
+                for pid in tasks.read_text().split():
+                    try:
+                        self.peak_mb = max(self.peak_mb, peak_rss_mb(pid))
+                    except OSError:  # it just exited
+                        continue
+
+
 def child(mode: str, row_path: str, target: str) -> None:
-    """In a fresh process: render (or only decode) one sample, print time and peak RSS."""
+    """In a fresh process: render (or only decode) one sample, print time, CPU and peak RSS."""
     from longvid_pipeline.niah.render import iter_sample_frames, render_sample
 
     row = pickle.loads(Path(row_path).read_bytes())
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    started = time.perf_counter()
+    baseline = peak_rss_mb()
+    watcher = ChildPeak()
+    watcher.start()
+    started, cpu0 = time.perf_counter(), cpu_seconds()
     if mode == "render":
         frames = render_sample(row, Path(target)).frames
     else:
         frames = sum(1 for _ in iter_sample_frames(row))
+    watcher.stop.set()
+    watcher.join()
     result = {
         "wall_s": round(time.perf_counter() - started, 2),
+        "cpu_s": round(cpu_seconds() - cpu0, 2),
         "frames": frames,
         "rss_baseline_mb": round(baseline, 1),
-        "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "ffmpeg_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "rss_mb": round(peak_rss_mb(), 1),
+        "ffmpeg_rss_mb": round(watcher.peak_mb, 1),
     }
     print(json.dumps(result))
 
@@ -168,10 +202,12 @@ def main() -> None:
             report[f"render_{length}"] = {
                 **rendered,
                 "frames_per_s": round(rendered["frames"] / rendered["wall_s"], 1),
-                "decode_only_s": decoded["wall_s"],
-                "render_over_decode": round(rendered["wall_s"] / decoded["wall_s"], 2),
+                "decode_only_cpu_s": decoded["cpu_s"],
+                "render_over_decode_cpu": round(rendered["cpu_s"] / decoded["cpu_s"], 2),
                 "all_frames_held_mb": round(held_mb),
-                "rss_over_all_frames": round(rendered["rss_mb"] / held_mb, 3),
+                "rss_over_all_frames": round(
+                    (rendered["rss_mb"] + rendered["ffmpeg_rss_mb"]) / held_mb, 3
+                ),
             }
     print(json.dumps(report, indent=1))
 
