@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image
 
-from longvid_pipeline.fetching.safety import check_url
+from longvid_pipeline.fetching.safety import UnsafeURL, check_url
 from longvid_pipeline.fetching.sidecars import read_url
 from longvid_pipeline.files import write_atomic
 from longvid_pipeline.ids import stable_hash
@@ -94,7 +94,10 @@ def _fetch(url: str, config: NeedlesConfig, cache: Path) -> Path:
         guard = functools.partial(
             check_url, allow_loopback=config.allow_loopback, allow_private=config.allow_private
         )
-        body = read_url(url, guard, config.timeout_s, 1, 0.5, round(config.max_image_mb * 2**20))
+        try:
+            body = read_url(url, guard, config.timeout_s, 1, 0.5, round(config.max_image_mb * 2**20))
+        except UnsafeURL as unsafe:
+            raise Reject(unsafe.reason, unsafe.detail) from unsafe
         cache.mkdir(parents=True, exist_ok=True)
         write_atomic(target, body)
     return target

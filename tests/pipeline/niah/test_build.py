@@ -30,9 +30,10 @@ def test_benchmark_build_covers_the_grid_and_resumes(
         "--set", "ray.num_cpus=1",
         "--set", "stages.niah.resources.concurrency=1",
         "--set", "stages.niah.multi_hop.lengths=[24, 40]",
-        "--set", "stages.niah.multi_hop.depths=[0, 50, 100]",
+        "--set", "stages.niah.multi_hop.depths=[0, 100]",
+        "--set", "stages.niah.multi_hop.samples_per_cell=1",
         "--set", "stages.niah.single_hop.lengths=[30, 500]",  # 500 > 36: haystack_too_short
-        "--set", "stages.niah.single_hop.depths=[0, 100]",
+        "--set", "stages.niah.single_hop.depths=[100]",
         "--set", "stages.niah.single_hop.samples_per_cell=2",
         "--set", "stages.niah.frames.allow_repeat=false",
         "--set", "stages.niah.frames.width=320",
@@ -40,21 +41,21 @@ def test_benchmark_build_covers_the_grid_and_resumes(
         "--set", "stages.niah.clues.font_size=14",
     ]  # fmt: skip
     assert main(args) == 0
-    assert "inputs: 26 = 22 kept + 4 rejected" in capsys.readouterr().out
+    assert "inputs: 8 = 6 kept + 2 rejected" in capsys.readouterr().out
     assert main(["stats", str(out), "--json"]) == 0  # exits 1 on any accounting problem
     stats = json.loads(capsys.readouterr().out)
-    assert stats["problems"] == [] and stats["tables"]["niah"] == 22
-    assert stats["stages"]["niah"]["rejected"] == 4 and stats["stages"]["validate"]["inputs"] == 22
+    assert stats["problems"] == [] and stats["tables"]["niah"] == 6
+    assert stats["stages"]["niah"]["rejected"] == 2 and stats["stages"]["validate"]["inputs"] == 6
     cells = run_query(
         out, "SELECT benchmark, length, depth, count(*) AS n FROM niah GROUP BY ALL ORDER BY ALL"
     ).to_pylist()
-    expected = [("mh_niah", length, depth, 3) for length in (24, 40) for depth in (0, 50, 100)]
-    expected += [("v_niah", 30, depth, 2) for depth in (0, 100)]
+    expected = [("mh_niah", length, depth, 1) for length in (24, 40) for depth in (0, 100)]
+    expected += [("v_niah", 30, 100, 2)]
     assert [tuple(cell.values()) for cell in cells] == expected
     rejected = run_query(out, "SELECT stage, level, reason, count(*) FROM rejects GROUP BY ALL")
     assert [tuple(r.values()) for r in rejected.to_pylist()] == [
-        ("niah", "input", "haystack_too_short", 4)
+        ("niah", "input", "haystack_too_short", 2)
     ]
     assert main(args) == 0  # resume: everything is committed, nothing runs again
     assert "0 inputs processed this run" in capsys.readouterr().out
-    assert run_query(out, "SELECT count(*) AS n FROM niah").to_pylist() == [{"n": 22}]
+    assert run_query(out, "SELECT count(*) AS n FROM niah").to_pylist() == [{"n": 6}]

@@ -13,8 +13,10 @@ from PIL import Image
 from support.niah import make_haystack_output, small_config
 
 from longvid_pipeline.config import ConfigError
+from longvid_pipeline.demo.server import serve_folder
 from longvid_pipeline.item import WorkItem
 from longvid_pipeline.niah.grid import sample_items
+from longvid_pipeline.niah.images import load_user_images
 from longvid_pipeline.recipe import RECIPE_DIR, load_recipe
 from longvid_pipeline.schemas import conform_rows
 from longvid_pipeline.shards import ShardWriter, read_commits
@@ -123,14 +125,21 @@ def test_user_images_are_checked_like_videos_and_rejected_once(
         {**rows[3], "caption": "missing file", "url": str(tmp_path / "nope.png")},
     ]
     manifest = tmp_path / "needles.jsonl"
-    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    items = built(
-        tmp_path,
-        haystack,
-        multi_hop={"lengths": [24], "depths": [0, 100], "hops": [1], "distractor_needles": 2},
-        single_hop={"samples_per_cell": 0},
-        needles={"kind": "manifest", "manifest": str(manifest)},
-    )
+    with serve_folder(tmp_path) as base_url:  # one image over HTTP: fetched, cached, checked
+        rows[5]["url"] = f"{base_url}5.png"
+        manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        needles = {"kind": "manifest", "manifest": str(manifest), "allow_loopback": True}
+        items = built(
+            tmp_path,
+            haystack,
+            multi_hop={"lengths": [24], "depths": [0, 100], "hops": [1], "distractor_needles": 2},
+            single_hop={"samples_per_cell": 0},
+            needles=needles,
+        )
+        guarded = small_config(needles={**needles, "allow_loopback": False}).needles
+        _, refused = load_user_images(guarded, tmp_path / "cache")
+    assert [r.reason for r in refused if r.row["url"] == rows[5]["url"]] == ["loopback_address"]
+    assert list((tmp_path / ".niah_images").glob("*.img"))  # the download is cached under OUT
     assert all(item.alive for item in items)
     for item in items:
         row = item.niah[0]
