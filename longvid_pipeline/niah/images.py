@@ -95,7 +95,9 @@ def _fetch(url: str, config: NeedlesConfig, cache: Path) -> Path:
             check_url, allow_loopback=config.allow_loopback, allow_private=config.allow_private
         )
         try:
-            body = read_url(url, guard, config.timeout_s, 1, 0.5, round(config.max_image_mb * 2**20))
+            body = read_url(
+                url, guard, config.timeout_s, 1, 0.5, round(config.max_image_mb * 2**20)
+            )
         except UnsafeURL as unsafe:
             raise Reject(unsafe.reason, unsafe.detail) from unsafe
         cache.mkdir(parents=True, exist_ok=True)
