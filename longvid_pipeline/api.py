@@ -12,13 +12,20 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from longvid_pipeline.media.frames import frames_at, iter_frames_at
 
-__all__ = ["committed_files", "frames_at", "iter_frames_at", "read_rows", "table_schema"]
+__all__ = [
+    "committed_files",
+    "frames_at",
+    "iter_frames_at",
+    "iter_niah_frames",
+    "read_rows",
+    "table_schema",
+]
 
 
 def committed_files(out: str | Path, table: str) -> list[Path]:
@@ -58,3 +65,19 @@ def read_rows(
         if values:
             data = data.filter(pc.is_in(data[column], pa.array(list(values))))
     return data.to_pylist()
+
+
+def iter_niah_frames(row: dict[str, Any], haystack_root: str | Path | None = None) -> Iterator[Any]:
+    """Every frame of a `niah` sample in order (RGB uint8, height x width x 3), streamed:
+    haystack frames decoded at their timestamps, needle frames from their PNGs.
+
+    Use it to feed a sample to a model frame by frame (or to sample from it) without
+    rendering an mp4; `haystack_root` overrides the row's when the haystack output moved.
+
+    Example:
+        row = read_rows("out/mh_niah", "niah")[0]
+        frames = [frame for i, frame in enumerate(iter_niah_frames(row)) if i % 10 == 0]
+    """
+    from longvid_pipeline.niah.render import iter_sample_frames
+
+    return iter_sample_frames(row, haystack_root)

@@ -9,3 +9,5 @@ CREATE VIEW video_summary AS
     FROM videos v;
 CREATE VIEW rejects_by_reason AS
     SELECT stage, level, reason, count(*) AS n FROM rejects GROUP BY ALL ORDER BY n DESC;
+CREATE VIEW niah_cells AS
+    SELECT benchmark, length, depth, hops, count(*) AS samples FROM niah GROUP BY ALL ORDER BY ALL;

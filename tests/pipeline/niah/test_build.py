@@ -47,7 +47,8 @@ def test_benchmark_build_covers_the_grid_and_resumes(
     assert stats["problems"] == [] and stats["tables"]["niah"] == 6
     assert stats["stages"]["niah"]["rejected"] == 2 and stats["stages"]["validate"]["inputs"] == 6
     cells = run_query(
-        out, "SELECT benchmark, length, depth, count(*) AS n FROM niah GROUP BY ALL ORDER BY ALL"
+        out,
+        "SELECT benchmark, length, depth, sum(samples) FROM niah_cells GROUP BY ALL ORDER BY ALL",
     ).to_pylist()
     expected = [("mh_niah", length, depth, 1) for length in (24, 40) for depth in (0, 100)]
     expected += [("v_niah", 30, 100, 2)]

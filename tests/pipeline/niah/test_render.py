@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from support.niah import build_rows, make_haystack_output, small_config
 
+from longvid_pipeline.api import iter_niah_frames
 from longvid_pipeline.cli import main
 from longvid_pipeline.media.frames import frames_at
 from longvid_pipeline.niah.drawing import Layout, clue_box
-from longvid_pipeline.niah.render import iter_sample_frames, needle_image, render_sample
+from longvid_pipeline.niah.render import needle_image, render_sample
 from longvid_pipeline.shards import commit_rows
 
 CLOSE = 4.0  # mean |difference| per channel (0-255) after H.264 at CRF 18
@@ -90,7 +91,7 @@ def test_haystack_frames_are_the_source_frames_at_their_timestamps(
         n["frame_index"] + k for n in row["needles"] for k in range(row["hold_frames"])
     }
     haystack_indices = [i for i in range(row["length"]) if i not in needle_frames]
-    sample = list(iter_sample_frames(row))
+    sample = list(iter_niah_frames(row))
     expected = [(segment["uri"], t) for segment in row["haystack"] for t in segment["timestamps"]]
     assert len(sample) == row["length"] and len(haystack_indices) == len(expected)
     for position in (0, len(expected) // 2, len(expected) - 1):
