@@ -144,7 +144,8 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    from longvid_pipeline.schemas import available_tables, describe_markdown
+    from longvid_pipeline.schemas import describe_markdown
+    from longvid_pipeline.tables import available_tables
 
     if args.schemas or not args.out:
         print("\n\n".join(describe_markdown(table) for table in available_tables()))

@@ -13,8 +13,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from longvid_pipeline.schemas import available_tables, ddl, schema_dir
+from longvid_pipeline.schemas import ddl
 from longvid_pipeline.shards import committed_files
+from longvid_pipeline.tables import available_tables, schema_dir
 
 
 def _quote(path: Path) -> str:

@@ -26,7 +26,7 @@ from longvid_pipeline.config import (
     read_mapping,
 )
 from longvid_pipeline.demo.config import DemoWorldConfig
-from longvid_pipeline.registry import REQUIRES, STAGES, stage_class
+from longvid_pipeline.registry import REQUIRES, STAGES, stage_config
 from longvid_pipeline.stage import Resources, StageSpec
 
 RECIPE_DIR = Path(__file__).resolve().parent.parent / "stages"
@@ -111,17 +111,17 @@ def _build_stage(name: str, raw: Any) -> tuple[StageSpec | None, list[ConfigProb
     if raw is not None and not isinstance(raw, dict):
         return None, [ConfigProblem(key, f"expected a mapping, got {type(raw).__name__}")]
     params = dict(raw or {})
-    stage_cls = stage_class(name)
+    config_cls = stage_config(name)
     resources_raw = {
-        **dataclasses.asdict(stage_cls.default_resources),
+        **dataclasses.asdict(config_cls.default_resources),
         **(params.pop("resources", None) or {}),
     }
     resources, errors = build_section(Resources, resources_raw, f"{key}.resources")
-    config, config_errors = build_section(stage_cls.Config, params, key)
+    config, config_errors = build_section(config_cls, params, key)
     errors += config_errors
     if errors:
         return None, errors
-    return StageSpec(name=name, stage_cls=stage_cls, config=config, resources=resources), []
+    return StageSpec(name=name, config=config, resources=resources), []
 
 
 def _check_order(names: list[str], source_kind: str) -> list[ConfigProblem]:
@@ -215,8 +215,8 @@ def recipe_defaults() -> dict[str, Any]:
     defaults: dict[str, Any] = dataclasses.asdict(_Top())
     defaults["stages"] = {
         name: {
-            **dataclasses.asdict(stage_class(name).Config()),
-            "resources": dataclasses.asdict(stage_class(name).default_resources),
+            **dataclasses.asdict(stage_config(name)()),
+            "resources": dataclasses.asdict(stage_config(name).default_resources),
         }
         for name in STAGES
     }
@@ -280,7 +280,7 @@ def render_recipe(data: dict[str, Any]) -> str:
     for name, params in data.get("stages", {}).items():
         lines.append(f"  {name}:")
         stage_params = {key: value for key, value in params.items() if key != "resources"}
-        lines.extend(_render(stage_params, stage_class(name).Config, 2))
+        lines.extend(_render(stage_params, stage_config(name), 2))
         lines.append("    resources:")
         lines.extend(_render(params.get("resources", {}), Resources, 3))
     return "\n".join(lines) + "\n"

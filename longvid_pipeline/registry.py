@@ -1,25 +1,49 @@
-"""Stage names -> import paths, and which stage each one needs before it.
+"""Stage names -> where their code and their config live, and what each needs before it.
 
-A small registry instead of an if/elif chain: a new stage is one line here. Classes are
-imported only when a recipe names them, so a recipe without a GPU stage never imports a
-model library.
+A small registry instead of an if/elif chain: a new stage is one line here. Each stage
+has two import paths: its `Stage` class (imported by a run, on the workers that run it)
+and its config dataclass (a light module of its helper package: validating a recipe,
+`run --check` included, imports only these, never yt-dlp, PyAV, pyarrow or a model).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
-    from longvid_pipeline.stage import Stage
+    from longvid_pipeline.stage import Resources, Stage
 
-STAGES: dict[str, str] = {
-    "fetch": "longvid_pipeline.stages.fetch:FetchStage",
-    "segment": "longvid_pipeline.stages.segment:SegmentStage",
-    "caption": "longvid_pipeline.stages.caption:CaptionStage",
-    "qa": "longvid_pipeline.stages.qa:QAStage",
-    "validate": "longvid_pipeline.stages.validate:ValidateStage",
-    "niah": "longvid_pipeline.stages.niah:NiahStage",
+
+@dataclass(frozen=True)
+class StageEntry:
+    """Where one stage lives: "package.module:Name" of its Stage class and of its Config."""
+
+    stage: str
+    config: str
+
+
+STAGES: dict[str, StageEntry] = {
+    "fetch": StageEntry(
+        "longvid_pipeline.stages.fetch:FetchStage", "longvid_pipeline.fetching.config:FetchConfig"
+    ),
+    "segment": StageEntry(
+        "longvid_pipeline.stages.segment:SegmentStage",
+        "longvid_pipeline.segmenting.config:SegmentConfig",
+    ),
+    "caption": StageEntry(
+        "longvid_pipeline.stages.caption:CaptionStage",
+        "longvid_pipeline.captioning.config:CaptionConfig",
+    ),
+    "qa": StageEntry("longvid_pipeline.stages.qa:QAStage", "longvid_pipeline.qa.config:QAConfig"),
+    "validate": StageEntry(
+        "longvid_pipeline.stages.validate:ValidateStage",
+        "longvid_pipeline.validation.config:ValidateConfig",
+    ),
+    "niah": StageEntry(
+        "longvid_pipeline.stages.niah:NiahStage", "longvid_pipeline.niah.config:NiahConfig"
+    ),
 }
 
 # stage -> the stage that must run (earlier in the recipe) before it.
@@ -33,6 +57,12 @@ REQUIRES: dict[str, str | None] = {
 }
 
 
+class StageConfig(Protocol):
+    """What a stage's config class offers besides its fields: the resources it asks for."""
+
+    default_resources: ClassVar[Resources]
+
+
 def import_object(path: str) -> Any:
     """The object a "package.module:Name" path names, imported on first use.
 
@@ -44,5 +74,12 @@ def import_object(path: str) -> Any:
 
 
 def stage_class(name: str) -> type[Stage]:
-    """Import and return the stage class registered under `name`."""
-    return import_object(STAGES[name])
+    """Import and return the stage class registered under `name` (heavy: its libraries)."""
+    stage_cls: type[Stage] = import_object(STAGES[name].stage)
+    return stage_cls
+
+
+def stage_config(name: str) -> type[StageConfig]:
+    """Import and return the config class of the stage `name` (light)."""
+    config_cls: type[StageConfig] = import_object(STAGES[name].config)
+    return config_cls

@@ -12,27 +12,12 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from longvid_pipeline.tables import TABLE_NAMES
-
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
-
-
-def schema_dir() -> Path:
-    """Folder of the contracts; next to the package in a checkout or an editable install."""
-    if not SCHEMA_DIR.is_dir():
-        raise FileNotFoundError(f"contracts folder not found: {SCHEMA_DIR}")
-    return SCHEMA_DIR
-
-
-def available_tables() -> list[str]:
-    """Tables that have a contract file, in pipeline order."""
-    return [name for name in TABLE_NAMES if (schema_dir() / f"{name}.sql").exists()]
+from longvid_pipeline.tables import schema_dir
 
 
 @functools.cache

@@ -25,8 +25,8 @@ import pyarrow.parquet as pq
 
 from longvid_pipeline.files import atomic_path, write_atomic
 from longvid_pipeline.item import WorkItem
-from longvid_pipeline.schemas import available_tables, conform_rows
-from longvid_pipeline.tables import COMMITS_DIR, ID_COLUMNS, ROW_TABLES
+from longvid_pipeline.schemas import conform_rows
+from longvid_pipeline.tables import COMMITS_DIR, ID_COLUMNS, ROW_TABLES, available_tables
 
 WRITE_STAGE = "write"
 

@@ -17,13 +17,15 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from longvid_pipeline.config import param
 from longvid_pipeline.errors import is_disk_full
 from longvid_pipeline.item import ITEM_COLUMN, WorkItem
+from longvid_pipeline.registry import stage_class
+
+if TYPE_CHECKING:  # light on purpose: recipe checks import this module
+    import numpy as np
 
 
 def cpu_seconds() -> float:
@@ -72,7 +74,6 @@ class Stage:
     name: ClassVar[str] = "stage"
     uses_actor: ClassVar[bool] = False
     Config: ClassVar[type] = object
-    default_resources: ClassVar[Resources] = Resources()
 
     def __init__(self, config: Any, context: RunContext) -> None:
         self.config = config
@@ -135,12 +136,18 @@ def run_batch(stages: list[Stage], batch: dict[str, np.ndarray]) -> dict[str, li
 
 @dataclass
 class StageSpec:
-    """A stage as the recipe names it: which class, its config and resources."""
+    """A stage as the recipe names it: its name, its config and resources.
+
+    The stage class is imported when first asked for (by the runner, on the workers), so
+    a validated recipe holds only light config objects."""
 
     name: str
-    stage_cls: type[Stage]
     config: Any
     resources: Resources = field(default_factory=Resources)
+
+    @property
+    def stage_cls(self) -> type[Stage]:
+        return stage_class(self.name)
 
 
 class StageChain:

@@ -10,6 +10,7 @@ stay light.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -32,3 +33,18 @@ COMMITS_DIR = "_commits"  # commit records: the only files that say which shards
 TABLE_NAMES: tuple[str, ...] = tuple(table.name for table in TABLES)
 ID_COLUMNS: dict[str, str] = {table.name: table.id_column for table in TABLES}
 ROW_TABLES: tuple[str, ...] = tuple(table.name for table in TABLES if table.item_rows)
+
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def schema_dir() -> Path:
+    """Folder of the contracts; next to the package in a checkout or an editable install."""
+    if not SCHEMA_DIR.is_dir():
+        raise FileNotFoundError(f"contracts folder not found: {SCHEMA_DIR}")
+    return SCHEMA_DIR
+
+
+def available_tables() -> list[str]:
+    """Tables that have a contract file (schemas/<table>.sql), in pipeline order."""
+    return [name for name in TABLE_NAMES if (schema_dir() / f"{name}.sql").exists()]

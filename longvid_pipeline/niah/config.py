@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 from longvid_pipeline.config import param
+from longvid_pipeline.stage import Resources
 
 DEPTHS = [0, 20, 40, 60, 80, 100]
 CLUE_FIELD = "{caption}"
@@ -143,6 +145,8 @@ class CluesConfig:
 @dataclass
 class NiahConfig:
     """Parameters of the niah stage (recipe key `stages.niah`)."""
+
+    default_resources: ClassVar[Resources] = Resources(num_cpus=1.0, concurrency=2)
 
     multi_hop: MultiHopGrid = dataclasses.field(default_factory=MultiHopGrid)
     single_hop: SingleHopGrid = dataclasses.field(default_factory=SingleHopGrid)

@@ -16,35 +16,13 @@ stage needs to tell a complete timeline from a gappy one. Such clips are counted
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from longvid_pipeline.captioning.base import Captioner, ClipCaption, shorten
-from longvid_pipeline.config import param
+from longvid_pipeline.captioning.config import CAPTION_BACKENDS, CaptionConfig
 from longvid_pipeline.item import WorkItem
 from longvid_pipeline.registry import import_object
 from longvid_pipeline.stage import Stage
-
-# Backend name -> "module:Class". A VLM backend is one more line here, e.g.
-# "vlm": "longvid_pipeline.models.captioner:VLMCaptioner".
-CAPTION_BACKENDS: dict[str, str] = {
-    "annotations": "longvid_pipeline.captioning.annotations:AnnotationCaptioner",
-    "subtitles": "longvid_pipeline.captioning.subtitles:SubtitleCaptioner",
-}
-
-
-@dataclass
-class CaptionConfig:
-    """Parameters of the caption stage (recipe key `stages.caption`)."""
-
-    backend: str = param("annotations", "where captions come from", choices=tuple(CAPTION_BACKENDS))
-    min_overlap_s: float = param(
-        0.25,
-        "an event or cue captions a clip when it overlaps it by at least this much "
-        "(an event shorter than that still captions the clip holding most of it)",
-        min=0.0,
-    )
-    max_caption_chars: int = param(1000, "captions longer than this are cut at a word", min=16)
 
 
 def backend_class(name: str) -> type[Captioner]:

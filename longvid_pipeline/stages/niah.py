@@ -25,7 +25,7 @@ from longvid_pipeline.niah.chains import SampleError
 from longvid_pipeline.niah.config import NiahConfig
 from longvid_pipeline.niah.grid import SOURCE_KIND, SampleSpec
 from longvid_pipeline.niah.haystack import HaystackVideo, load_pool, pool_digest
-from longvid_pipeline.stage import Reject, Resources, Stage
+from longvid_pipeline.stage import Reject, Stage
 
 IMAGE_LEVEL = "needle_image"
 
@@ -36,7 +36,6 @@ class NiahStage(Stage):
     name: ClassVar[str] = "niah"
     uses_actor: ClassVar[bool] = True
     Config: ClassVar[type] = NiahConfig
-    default_resources: ClassVar[Resources] = Resources(num_cpus=1.0, concurrency=2)
 
     def setup(self) -> None:
         """The needle source and the sample builder (PIL loads here, not at import)."""

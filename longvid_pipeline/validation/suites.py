@@ -22,13 +22,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from longvid_pipeline.schemas import arrow_schema, available_tables, schema_dir
-from longvid_pipeline.tables import TABLE_NAMES
+from longvid_pipeline.schemas import arrow_schema
 from longvid_pipeline.validation.derived import (
     DERIVATIONS,
     ROW_COLUMN_ARGS,
@@ -37,27 +35,19 @@ from longvid_pipeline.validation.derived import (
     Video,
     hashable,
 )
+from longvid_pipeline.validation.suite_files import (
+    parameters_of,
+    suite_dir,
+)
 
 Validation = dict[str, dict[str, dict[str, int]]]
 
-PARAMETER_KEY = "$PARAMETER"
 ROW_LEVEL_BASES = ("ColumnMapExpectation", "ColumnPairMapExpectation", "MulticolumnMapExpectation")
 UNIQUENESS_TYPES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 
 
 class SuiteError(ValueError):
     """A suite file is wrong (unknown column, derivation or parameter): fix the JSON."""
-
-
-def suite_dir() -> Path:
-    """Folder of the expectation suites, next to the table contracts."""
-    return schema_dir() / "expectations"
-
-
-def available_suites() -> list[str]:
-    """Tables that have both a contract and a suite, in pipeline order."""
-    contracts = set(available_tables())
-    return [t for t in TABLE_NAMES if t in contracts and (suite_dir() / f"{t}.json").exists()]
 
 
 # --------------------------------------------------------------------------- suite specs
@@ -98,16 +88,6 @@ def expectation_name(config: dict[str, Any]) -> str:
 def _columns_of(kwargs: dict[str, Any]) -> list[str]:
     found = [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
     return found + list(kwargs.get("column_list", []))
-
-
-def _parameters_of(value: Any) -> set[str]:
-    if isinstance(value, dict):
-        if PARAMETER_KEY in value:
-            return {str(value[PARAMETER_KEY])}
-        return set().union(*(_parameters_of(v) for v in value.values()))
-    if isinstance(value, list):
-        return set().union(*(_parameters_of(v) for v in value))
-    return set()
 
 
 def _load_derived(table: str, raw: dict[str, Any], contract: set[str]) -> list[DerivedColumn]:
@@ -159,7 +139,7 @@ def load_suite_spec(table: str) -> SuiteSpec:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise SuiteError(f"{path}: duplicate expectation names {duplicates}; set meta.name")
-    parameters = frozenset(_parameters_of([e["kwargs"] for e in expectations]))
+    parameters = frozenset(parameters_of([e["kwargs"] for e in expectations]))
     return SuiteSpec(table, expectations, derived, sorted(used), parameters)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ import yaml
 from longvid_pipeline.cli import main
 from longvid_pipeline.config import ConfigError
 from longvid_pipeline.recipe import RECIPE_DIR, load_recipe, recipe_defaults
+from longvid_pipeline.registry import STAGES, stage_class, stage_config
 
 BAD_RECIPE = """
 name: broken
@@ -98,3 +102,51 @@ def test_cpu_stages_fuse_into_one_operator_and_gpu_stages_stand_alone() -> None:
     separate = plan_operators(recipe.stages, fuse_cpu_stages=False)
     assert [op.name for op in separate] == ["fetch", "segment", "caption", "qa", "validate"]
     assert [op.uses_actor for op in separate] == [False, True, True, False, True]
+
+
+# `run --check` validates a recipe without importing what only a run needs. All of these
+# are achievable because each stage's config lives in a light module of its helper
+# package (fetching/config.py, ...) and the validate config reads suites as plain JSON:
+# media and model libraries, Arrow, DuckDB, GX, pandas, numpy and Ray stay out.
+HEAVY_MODULES = (
+    "PIL",
+    "pyarrow",
+    "av",
+    "yt_dlp",
+    "great_expectations",
+    "torch",
+    "duckdb",
+    "pandas",
+    "numpy",
+    "ray",
+    "transformers",
+    "longvid_pipeline.demo.render",
+)
+
+CHECK_BOTH_RECIPES = """
+import json, sys
+from longvid_pipeline.cli import main
+codes = [main(["run", path, "--check"]) for path in sys.argv[1:]]
+print(json.dumps({"codes": codes, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_check_imports_no_stage_code_nor_heavy_library() -> None:
+    recipes = [str(RECIPE_DIR / "demo.yaml"), str(RECIPE_DIR / "longvid.yaml")]
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK_BOTH_RECIPES, *recipes],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["codes"] == [0, 0]
+    loaded = set(report["modules"])
+    assert not loaded & set(HEAVY_MODULES)
+    assert not [name for name in loaded if name.startswith("longvid_pipeline.stages.")]
+
+
+@pytest.mark.parametrize("name", list(STAGES))
+def test_registry_config_is_the_stage_config(name: str) -> None:
+    assert stage_class(name).Config is stage_config(name)
+    assert stage_class(name).name == name

@@ -1,0 +1,46 @@
+"""The fetch stage's parameters (recipe key `stages.fetch`) and default resources.
+
+Kept apart from the stage so that validating a recipe (`run --check`) imports only this
+light module, never yt-dlp, PyAV or ffmpeg.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from longvid_pipeline.config import param
+from longvid_pipeline.stage import Resources
+
+
+@dataclass
+class FetchConfig:
+    """Parameters of the fetch stage (recipe section `fetch`)."""
+
+    default_resources: ClassVar[Resources] = Resources()
+
+    max_duration_s: float = param(3600.0, "reject videos longer than this (seconds)", min=1.0)
+    max_filesize_mb: float = param(2048.0, "reject downloads larger than this (MiB)", min=0.001)
+    max_height: int = param(720, "normalized video height cap (pixels)", min=16)
+    keyframe_interval_s: float = param(
+        2.0, "max seconds between keyframes after normalizing", min=0.1
+    )
+    retries: int = param(
+        3, "extra attempts after a transient failure (5xx, 408, 429, timeout)", min=0
+    )
+    backoff_s: float = param(1.0, "first retry delay; doubles each attempt (seconds)", min=0.0)
+    timeout_s: float = param(30.0, "socket timeout of every request (seconds)", min=0.1)
+    per_host_concurrency: int = param(4, "downloads at once from one host on this machine", min=1)
+    cookies_file: str | None = param(None, "Netscape cookies file handed to yt-dlp")
+    allow_loopback: bool = param(False, "allow URLs that resolve to loopback addresses")
+    allow_private: bool = param(
+        False, "allow URLs that resolve to private (RFC 1918 etc.) addresses"
+    )
+    keep_subtitles: bool = param(True, "download subtitles / automatic captions when offered")
+    subtitle_langs: list[str] = param(["en"], "subtitle languages, in order of preference")
+    video_crf: int = param(23, "x264 CRF when re-encoding", min=0, max=51)
+    video_preset: str = param(
+        "veryfast",
+        "x264 preset when re-encoding",
+        choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"),
+    )
