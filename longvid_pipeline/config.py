@@ -43,8 +43,11 @@ class ConfigError(Exception):
     def __init__(self, source: str, problems: list[ConfigProblem]) -> None:
         self.source = source
         self.problems = problems
+        if len(problems) == 1:  # one problem, one line
+            super().__init__(f"{source}: {problems[0]}")
+            return
         lines = "\n".join(f"  - {problem}" for problem in problems)
-        super().__init__(f"{source}: {len(problems)} problem(s):\n{lines}")
+        super().__init__(f"{source}: {len(problems)} problems:\n{lines}")
 
 
 def read_mapping(path: Path) -> dict[str, Any]:

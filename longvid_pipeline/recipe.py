@@ -178,7 +178,8 @@ def validate_recipe(raw: Any, source: str) -> Recipe:
             specs.append(spec)
     if "stages" not in raw or isinstance(raw.get("stages"), dict):  # a wrong type is reported above
         source_raw = raw.get("source") if isinstance(raw.get("source"), dict) else {}
-        errors += _check_order([str(name) for name in stages_raw], source_raw.get("kind", "demo"))
+        known_names = [str(name) for name in stages_raw if name in STAGES]  # others: reported
+        errors += _check_order(known_names, source_raw.get("kind", "demo"))
     if top is not None and top.source.kind != "demo" and not top.source.path:
         errors.append(ConfigProblem("source.path", f"required for source kind {top.source.kind!r}"))
     if errors:
@@ -202,12 +203,16 @@ def load_recipe(path: str | Path | None, overrides: list[str] | None = None) -> 
     Raises:
         ConfigError: naming the file and every problem (unreadable file, bad --set, keys).
     """
-    recipe_path = Path(path) if path else DEFAULT_RECIPE
-    raw = read_mapping(recipe_path)
-    problems = apply_overrides(raw, overrides or [])
-    if problems:
-        raise ConfigError(str(recipe_path), problems)
-    return validate_recipe(raw, str(recipe_path))
+    source = str(Path(path) if path else DEFAULT_RECIPE)
+    raw = read_mapping(Path(source))
+    override_problems = apply_overrides(raw, overrides or [])  # the others still apply
+    try:
+        recipe = validate_recipe(raw, source)
+    except ConfigError as error:
+        raise ConfigError(source, override_problems + error.problems) from None
+    if override_problems:
+        raise ConfigError(source, override_problems)
+    return recipe
 
 
 def recipe_defaults() -> dict[str, Any]:

@@ -17,10 +17,11 @@ def qa_shard_files(out: Path) -> list[Path]:
     return committed_files(out, "qa")
 
 
-def data_root_problem(out: Path) -> str | None:
-    """Why `out` cannot feed training (missing, or no committed qa shards), or None."""
-    if not str(out).strip():
+def data_root_problem(root: str) -> str | None:
+    """Why the folder `root` cannot feed training (empty, missing, no qa shards), or None."""
+    if not root.strip():  # checked as text: Path("") would read as the current folder
         return "empty: set it to a pipeline output folder (--set data.root=out/demo)"
+    out = Path(root)
     if not out.is_dir():
         return f"{out} is not a folder: build one with longvid-pipeline run, or fix the path"
     if not qa_shard_files(out):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from longvid.data.shards import data_root_problem
 from longvid.train.config import load_config
-from longvid_pipeline.config import ConfigError
+from longvid_pipeline.config import ConfigError, ConfigProblem
 
 
 def parser() -> argparse.ArgumentParser:
@@ -42,12 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     overrides = list(args.overrides) + (["trainer.resume=true"] if args.resume else [])
     try:
         config = load_config(args.config, overrides)
+        problem = data_root_problem(config.data.root)
+        if problem:  # checked before any model is built
+            raise ConfigError(str(args.config), [ConfigProblem("data.root", problem)])
     except ConfigError as exc:
         print(f"longvid.train: {exc}", file=sys.stderr)
-        return 2
-    problem = data_root_problem(Path(config.data.root))
-    if problem:
-        print(f"longvid.train: {args.config}: data.root: {problem}", file=sys.stderr)
         return 2
     from longvid.train.launch import run
 

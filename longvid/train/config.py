@@ -178,9 +178,10 @@ def resolve_schedule(raw: dict[str, Any], base: Path) -> list[ConfigProblem]:
     return [ConfigProblem("schedule", f"no schedule {schedule!r}: not a file, nor one of {known}")]
 
 
-def _is_schedule_choice(override: str) -> bool:
+def _override_key(override: str) -> list[str]:
+    """The dotted key of a `--set` as parts ([] when it does not parse)."""
     parsed = parse_override(override)
-    return not isinstance(parsed, ConfigProblem) and parsed[0] == ["schedule"]
+    return [] if isinstance(parsed, ConfigProblem) else parsed[0]
 
 
 def build_config(raw: dict[str, Any]) -> tuple[TrainConfig, list[ConfigProblem]]:
@@ -206,14 +207,16 @@ def load_config(
     source = str(path) if path else "config"
     raw = dict(raw) if raw is not None else read_mapping(Path(str(path)))
     base = Path(path).parent if path else Path.cwd()
-    choices = [o for o in overrides if _is_schedule_choice(o)]
-    edits = [o for o in overrides if not _is_schedule_choice(o)]
+    choices = [o for o in overrides if _override_key(o) == ["schedule"]]
+    edits = [o for o in overrides if _override_key(o) != ["schedule"]]
     problems = apply_overrides(raw, choices)
-    problems += resolve_schedule(raw, base)
-    problems += apply_overrides(raw, edits)
-    if problems:
-        raise ConfigError(source, problems)
-    config, problems = build_config(raw)
-    if problems:
-        raise ConfigError(source, problems)
+    schedule_problems = resolve_schedule(raw, base)
+    if schedule_problems:  # edits of a schedule that did not resolve would only repeat that
+        edits = [o for o in edits if _override_key(o)[:1] != ["schedule"]]
+    problems += schedule_problems + apply_overrides(raw, edits)
+    config, build_problems = build_config(raw)
+    if schedule_problems:  # an unresolved schedule is reported once, not as a wrong type too
+        build_problems = [p for p in build_problems if not p.key.startswith("schedule")]
+    if problems or build_problems:
+        raise ConfigError(source, problems + build_problems)
     return config

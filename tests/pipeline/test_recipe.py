@@ -69,7 +69,24 @@ def test_overrides_are_typed_and_validated() -> None:
     assert fetch.config.max_height == 240
     with pytest.raises(ConfigError) as caught:
         load_recipe(RECIPE_DIR / "demo.yaml", ["source.demo.videos=many", "nonsense"])
-    assert {e.key for e in caught.value.problems} == {"--set nonsense"}  # syntax errors come first
+    assert {e.key for e in caught.value.problems} == {"--set nonsense", "source.demo.videos"}
+
+
+def test_check_reports_every_bad_set_one_line_each(capsys: pytest.CaptureFixture[str]) -> None:
+    """Through the CLI: a bad --set does not hide the others; exit 2, no traceback."""
+    sets = ["stages.teleport.x=1", "stages.fetch.max_height=abc", "a", "seed=.nan"]
+    argv = ["run", str(RECIPE_DIR / "demo.yaml"), "--check"]
+    assert main([*argv, *(arg for value in sets for arg in ("--set", value))]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"error: {RECIPE_DIR / 'demo.yaml'}: 4 problems:",
+        "  - --set a: expected key=value, e.g. --set a.b=1",
+        "  - seed: expected int, got float nan",
+        "  - stages.fetch.max_height: expected int, got str 'abc'",
+        f"  - stages.teleport: unknown stage (known: {', '.join(STAGES)})",
+    ]
+    assert main(["run", "missing.yaml", "--check"]) == 2
+    assert capsys.readouterr().err == "error: missing.yaml: <file>: file not found\n"
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in RECIPE_DIR.glob("*.yaml")))

@@ -12,7 +12,9 @@ import yaml
 from safetensors.torch import load_file
 from support.shards import make_demo_shards, tiny_train_config
 
+from longvid.train import launch
 from longvid.train.cli import main
+from longvid.train.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +97,102 @@ def test_config_errors_name_every_key(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "model.compressor.tokens_per_fram: unknown option of 'hico'" in err
 
 
-def test_python_dash_m_entry_point(tmp_path: Path) -> None:
-    path = _write(tmp_path / "bad.yaml", {"trainer": {"backend": "slurm"}})
+def test_python_dash_m_bad_schedule_name_is_one_line(tmp_path: Path) -> None:
+    """The seam bug: a bad schedule name once ended in a TypeError traceback."""
+    config = tiny_train_config(tmp_path, tmp_path / "run")
+    path = _write(tmp_path / "bad.yaml", {**config, "schedule": "videochat_flsh"})
     result = subprocess.run(
         [sys.executable, "-m", "longvid.train", str(path)], capture_output=True, text=True
     )
     assert result.returncode == 2
-    assert "trainer.backend: must be one of ['local', 'ray'], got 'slurm'" in result.stderr
+    assert result.stderr.splitlines() == [
+        f"longvid.train: {path}: schedule: no schedule 'videochat_flsh': not a file, "
+        "nor one of ['tiny', 'videochat_flash']"
+    ]
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> list[TrainConfig]:
+    """Configs that reached training: `launch.run` is replaced, so no model is ever built."""
+    configs: list[TrainConfig] = []
+    monkeypatch.setattr(launch, "run", configs.append)
+    return configs
+
+
+def test_every_bad_set_is_reported(
+    demo_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], built: list[TrainConfig]
+) -> None:
+    path = _write(tmp_path / "ok.yaml", tiny_train_config(demo_out, tmp_path / "run"))
+    sets = ["trainer.batch_size=x", "nonsense", "trainer.log_every=0", "trainer.backend=slurm"]
+    assert main([str(path), *(arg for value in sets for arg in ("--set", value))]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"longvid.train: {path}: 4 problems:",
+        "  - --set nonsense: expected key=value, e.g. --set a.b=1",
+        "  - trainer.backend: must be one of ['local', 'ray'], got 'slurm'",
+        "  - trainer.batch_size: expected int, got str 'x'",
+        "  - trainer.log_every: must be >= 1, got 0",
+    ]
+    assert built == []
+
+
+def test_schedule_chosen_by_name_then_edited(
+    demo_out: Path, tmp_path: Path, built: list[TrainConfig]
+) -> None:
+    """`--set schedule=NAME` resolves before the other edits, which then apply to it."""
+    path = _write(tmp_path / "ok.yaml", tiny_train_config(demo_out, tmp_path / "run"))
+    sets = ["schedule.stages.1.epochs=2", "schedule=videochat_flash"]
+    assert main([str(path), *(arg for value in sets for arg in ("--set", value))]) == 0
+    (config,) = built
+    names = [stage.name for stage in config.schedule.stages]
+    assert names[:3] == ["alignment", "short_video", "short_to_long"]
+    assert config.schedule.stages[1].epochs == 2.0
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("abc", "expected int, got str 'abc'"), ("0", "must be positive, got 0")],
+)
+def test_compressor_options_are_refused_before_any_model(
+    demo_out: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    built: list[TrainConfig],
+    value: str,
+    message: str,
+) -> None:
+    path = _write(tmp_path / "ok.yaml", tiny_train_config(demo_out, tmp_path / "run"))
+    assert main([str(path), "--set", f"model.compressor.tokens_per_frame={value}"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"longvid.train: {path}: model.compressor.tokens_per_frame: {message}\n"
+    assert built == []
+
+
+@pytest.mark.parametrize(
+    ("root", "message"),
+    [
+        (None, "out is not a folder: build one with longvid-pipeline run, or fix the path"),
+        ("", "empty: set it to a pipeline output folder (--set data.root=out/demo)"),
+        ("{tmp}", "{tmp} has no committed qa shards: run longvid-pipeline run into it first"),
+    ],
+    ids=["missing", "empty", "no-shards"],
+)
+def test_data_root_problems_are_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    built: list[TrainConfig],
+    root: str | None,
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a missing data.root means the default, "out"
+    config = tiny_train_config(tmp_path, tmp_path / "run")
+    if root is None:
+        del config["data"]["root"]
+    else:
+        config["data"]["root"] = root.format(tmp=tmp_path)
+    path = _write(tmp_path / "config.yaml", config)
+    assert main([str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"longvid.train: {path}: data.root: {message.format(tmp=tmp_path)}\n"
+    )
+    assert built == []
