@@ -42,9 +42,15 @@ from longvid_pipeline.demo.world import render_video
 from longvid_pipeline.item import WorkItem
 from longvid_pipeline.media.ffmpeg import ffmpeg_binary, run_ffmpeg
 from longvid_pipeline.media.probe import probe
+from longvid_pipeline.segmenting.config import (
+    DecodeConfig,
+    DetectorConfig,
+    SegmentConfig,
+    TransNetV2Options,
+)
 from longvid_pipeline.segmenting.shots import cut_f1
 from longvid_pipeline.stage import RunContext
-from longvid_pipeline.stages.segment import SegmentConfig, SegmentStage
+from longvid_pipeline.stages.segment import SegmentStage
 
 FPS = 30
 ENCODE = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", str(2 * FPS)]
@@ -325,8 +331,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         context = RunContext(out_dir=str(folder / "out"))
+        decode = DecodeConfig(threads=args.threads)
         content = SegmentStage(
-            SegmentConfig(detector="content", decode_threads=args.threads), context
+            SegmentConfig(detector=DetectorConfig(name="content"), decode=decode), context
         )
         textured: list[Video] = []
         if args.set in ("all", "textured"):
@@ -343,7 +350,10 @@ def main() -> None:
             video = make_textured_video(folder, 99, args.transnet_seconds)
             transnet = SegmentStage(
                 SegmentConfig(
-                    detector="transnetv2", transnetv2_device="cpu", decode_threads=args.threads
+                    detector=DetectorConfig(
+                        name="transnetv2", transnetv2=TransNetV2Options(device="cpu")
+                    ),
+                    decode=decode,
                 ),
                 context,
             )

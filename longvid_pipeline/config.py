@@ -133,6 +133,12 @@ def param(
     return field(default=default, metadata=meta)
 
 
+def section(cls: type[T], help: str = "") -> T:
+    """A nested config section (a dataclass of params), built from its own defaults."""
+    meta = {"help": help, "min": None, "max": None, "choices": None}
+    return field(default_factory=cls, metadata=meta)
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp)).replace("typing.", "")
 
@@ -240,8 +246,3 @@ def build_section(
         errors.append(ConfigProblem(prefix, str(exc)))
         instance = None  # type: ignore[assignment]
     return instance, errors
-
-
-def section_defaults(cls: type) -> dict[str, Any]:
-    """The defaults of a section as plain data: what a recipe file shows."""
-    return dataclasses.asdict(cls())

@@ -10,12 +10,9 @@ range, unknown stages or stages out of order all come back together in one
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from longvid_pipeline.config import (
     ConfigError,
@@ -92,7 +89,9 @@ class Recipe:
 
 
 @dataclass
-class _Top:
+class RecipeFile:
+    """The keys of a recipe file (stages checked by their own config classes)."""
+
     name: str = param("recipe", "name of the build")
     out: str = param(
         "out/recipe", "output folder (relative paths are relative to the working directory)"
@@ -167,7 +166,7 @@ def validate_recipe(raw: Any, source: str) -> Recipe:
     """Validate a parsed recipe mapping; raise ConfigError listing every problem."""
     if not isinstance(raw, dict):
         raise ConfigError(source, [ConfigProblem("<root>", "a recipe must be a YAML mapping")])
-    top, errors = build_section(_Top, raw, "recipe")
+    top, errors = build_section(RecipeFile, raw, "recipe")
     errors = [ConfigProblem(e.key.removeprefix("recipe."), e.message) for e in errors]
     stages_raw = raw.get("stages") if isinstance(raw.get("stages"), dict) else {}
     specs: list[StageSpec] = []
@@ -215,19 +214,6 @@ def load_recipe(path: str | Path | None, overrides: list[str] | None = None) -> 
     return recipe
 
 
-def recipe_defaults() -> dict[str, Any]:
-    """Every default as plain data: the reference for the recipe files in stages/."""
-    defaults: dict[str, Any] = dataclasses.asdict(_Top())
-    defaults["stages"] = {
-        name: {
-            **dataclasses.asdict(stage_config(name)()),
-            "resources": dataclasses.asdict(stage_config(name).default_resources),
-        }
-        for name in STAGES
-    }
-    return defaults
-
-
 def recipe_as_data(recipe: Recipe) -> dict[str, Any]:
     """The recipe as it ran: every stage's full config, defaults included."""
     return {
@@ -246,46 +232,3 @@ def recipe_as_data(recipe: Recipe) -> dict[str, Any]:
             for spec in recipe.stages
         },
     }
-
-
-def _field_help(cls: type) -> dict[str, tuple[str, type | None]]:
-    hints = typing.get_type_hints(cls)
-    return {
-        f.name: (
-            f.metadata.get("help", ""),
-            hints[f.name] if dataclasses.is_dataclass(hints[f.name]) else None,
-        )
-        for f in dataclasses.fields(cls)
-    }
-
-
-def _render(data: dict[str, Any], cls: type | None, indent: int) -> list[str]:
-    """YAML lines for `data`, each key commented with its help text from `cls`."""
-    helps = _field_help(cls) if cls else {}
-    lines = []
-    pad = "  " * indent
-    for key, value in data.items():
-        help_text, sub_cls = helps.get(key, ("", None))
-        comment = f"  # {help_text}" if help_text else ""
-        if isinstance(value, dict) and value:
-            lines.append(f"{pad}{key}:{comment}")
-            lines.extend(_render(value, sub_cls, indent + 1))
-        else:
-            rendered = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
-            rendered = rendered.removesuffix("\n...").removesuffix("...").strip()
-            lines.append(f"{pad}{key}: {rendered}{comment}")
-    return lines
-
-
-def render_recipe(data: dict[str, Any]) -> str:
-    """A recipe as commented YAML: every key with the help text its config field carries."""
-    top = {key: value for key, value in data.items() if key != "stages"}
-    lines = _render(top, _Top, 0)
-    lines.append("stages:  # in order; each stage's parameters, plus resources")
-    for name, params in data.get("stages", {}).items():
-        lines.append(f"  {name}:")
-        stage_params = {key: value for key, value in params.items() if key != "resources"}
-        lines.extend(_render(stage_params, stage_config(name), 2))
-        lines.append("    resources:")
-        lines.extend(_render(params.get("resources", {}), Resources, 3))
-    return "\n".join(lines) + "\n"

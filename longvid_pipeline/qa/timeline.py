@@ -12,7 +12,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-ORDER_TOLERANCE_S = 0.5  # events starting closer than this are not "one after the other"
+# Events starting (ending) closer than this are not "one after the other". Fixed, because
+# it belongs to the question rather than to a dataset: at the ~1 fps of the sampling plans
+# two starts within half a second share a sampled frame or neighbouring ones, so "what
+# happens next" would have no single answer a model could see.
+ORDER_TOLERANCE_S = 0.5
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from longvid_pipeline.segmenting.config import AssemblyConfig
 from longvid_pipeline.segmenting.frame_stats import FrameStats
 
 
@@ -108,21 +109,15 @@ def _nearest_frames(marks: list[float], frame_times: np.ndarray) -> list[float]:
     return snapped
 
 
-@dataclass(frozen=True)
-class AssemblySettings:
-    """Clip length bounds and the optional similarity merge."""
-
-    min_clip_s: float
-    max_clip_s: float
-    merge_similar: bool
-    similarity_threshold: float
+# The recipe section `stages.segment.assembly` is the settings; the old name stays importable.
+AssemblySettings = AssemblyConfig
 
 
 def assemble_spans(
     start_s: float,
     end_s: float,
     cuts: list[float],
-    settings: AssemblySettings,
+    settings: AssemblyConfig,
     frame_times: np.ndarray,
     stats: FrameStats | None = None,
 ) -> list[ClipSpan]:

@@ -1,4 +1,4 @@
-"""Clip files (recipe switch `write_clip_files`): each clip as its own mp4.
+"""Clip files (recipe switch `clip_files.write`): each clip as its own mp4.
 
 Cut with stream copy when the clip starts on a keyframe (exact by construction:
 boundaries sit on frame starts) and re-encoded otherwise, with ffmpeg's accurate seek,

@@ -1,61 +1,84 @@
 """The segment stage's parameters (recipe key `stages.segment`) and default resources.
 
+One section per part of the stage, so a recipe reads like the stage works: `detector`
+(which shot detector, with each detector's own options), `decode` (the one decode pass),
+`filters` (the sampled frames and the black/static/quality scores), `assembly` (shots to
+clip spans), `sampling` (the frame plan stored with the video) and `clip_files`.
+
 Kept apart from the stage so that validating a recipe (`run --check`) imports only this
 light module, never PyAV, numpy or the TransNetV2 model.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
-from longvid_pipeline.config import param
+from longvid_pipeline.config import param, section
 from longvid_pipeline.segmenting.sampling import SamplingConfig
 from longvid_pipeline.stage import Resources
 
 DETECTOR_NAMES = ("content", "transnetv2", "fixed", "annotations")
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 
 
 @dataclass
-class SegmentConfig:
-    """Parameters of the segment stage (recipe section `segment`)."""
+class ContentOptions:
+    """The `content` detector: frame differences against an adaptive threshold."""
 
-    default_resources: ClassVar[Resources] = Resources()
+    min_score: float = param(8.0, "min mean |RGB difference| (0..255) of a cut frame", min=0.0)
+    adaptive_ratio: float = param(
+        3.0, "min ratio of a cut's score to its neighbours' mean", min=1.0
+    )
+    window: int = param(2, "neighbour frames each side for the adaptive ratio", min=1)
+    width: int = param(48, "width of the detector frames", min=8)
+    height: int = param(27, "height of the detector frames", min=8)
+    resize: str = param(
+        "box",
+        "how detector frames are scaled: box (numpy block means where the frame tiles,"
+        " several times cheaper) or area (swscale's area average of the whole frame)",
+        choices=("box", "area"),
+    )
 
-    detector: str = param(
+
+@dataclass
+class TransNetV2Options:
+    """The `transnetv2` network (its frames are fixed: 48x27, swscale area, as trained)."""
+
+    threshold: float = param(0.5, "cut probability threshold", min=0.0, max=1.0)
+    device: str = param("auto", "torch device (auto = cuda when present)")
+
+
+@dataclass
+class FixedOptions:
+    """The `fixed` detector: a cut every `stride_s`."""
+
+    stride_s: float = param(10.0, "seconds between cuts", min=0.1)
+
+
+@dataclass
+class DetectorConfig:
+    """Which shot detector runs on the decode pass, and each detector's options."""
+
+    name: str = param(
         "content",
-        "shot detector (transnetv2 is the better choice on a GPU)",
+        "shot detector (transnetv2 is the better choice on a GPU; annotations reads the"
+        " sidecar's scenes)",
         choices=DETECTOR_NAMES,
     )
-    content_min_score: float = param(
-        8.0, "content: min mean |RGB difference| (0..255) of a cut frame", min=0.0
-    )
-    content_adaptive_ratio: float = param(
-        3.0, "content: min ratio of a cut's score to its neighbours' mean", min=1.0
-    )
-    content_window: int = param(
-        2, "content: neighbour frames each side for the adaptive ratio", min=1
-    )
-    transnetv2_threshold: float = param(
-        0.5, "transnetv2: cut probability threshold", min=0.0, max=1.0
-    )
-    transnetv2_device: str = param("auto", "transnetv2: torch device (auto = cuda when present)")
-    stride_s: float = param(10.0, "fixed: seconds between cuts", min=0.1)
     min_shot_s: float = param(
-        0.6, "cuts closer than this keep only the strongest (seconds)", min=0.0
+        0.6, "content, transnetv2: cuts closer than this keep only the strongest (s)", min=0.0
     )
-    min_clip_s: float = param(2.0, "shorter shots merge with a neighbour (seconds)", min=0.0)
-    max_clip_s: float = param(30.0, "longer spans split evenly (seconds)", min=0.1)
-    merge_similar: bool = param(False, "merge adjacent shots whose sampled frames look alike")
-    similarity_threshold: float = param(
-        0.9, "colour-histogram intersection that counts as alike", min=0.0, max=1.0
-    )
-    analysis_width: int = param(48, "content: width of the detector frames", min=8)
-    analysis_height: int = param(27, "content: height of the detector frames", min=8)
-    stats_fps: float = param(2.0, "frames per second sampled for filter scores", min=0.05)
-    stats_width: int = param(160, "width of the frames filter scores look at", min=8)
-    stats_height: int = param(90, "height of the frames filter scores look at", min=8)
-    decode_threads: int = param(
+    content: ContentOptions = section(ContentOptions, "options of detector content")
+    transnetv2: TransNetV2Options = section(TransNetV2Options, "options of detector transnetv2")
+    fixed: FixedOptions = section(FixedOptions, "options of detector fixed")
+
+
+@dataclass
+class DecodeConfig:
+    """The one decode pass that feeds the detector, the filters and decode health."""
+
+    threads: int = param(
         1,
         "decoder threads per worker (0 = ffmpeg's choice); 1 costs 5-15% less CPU per video and"
         " workers already run videos in parallel",
@@ -64,6 +87,17 @@ class SegmentConfig:
     hole_s: float = param(
         0.5, "a gap between frames longer than this is missing video (seconds)", min=0.0
     )
+
+
+@dataclass
+class FilterConfig:
+    """Sampled frames, the scores computed from them, and what drop mode rejects."""
+
+    sample_fps: float = param(
+        2.0, "frames per second sampled for filter scores (and merge_similar)", min=0.05
+    )
+    width: int = param(160, "width of the sampled frames", min=8)
+    height: int = param(90, "height of the sampled frames", min=8)
     black_luma: float = param(
         24.0, "luma (0..255) below which a pixel counts as black", min=0.0, max=255.0
     )
@@ -77,7 +111,7 @@ class SegmentConfig:
     quality_half_sharpness: float = param(
         50.0, "Laplacian variance that scores quality 0.5", min=0.01
     )
-    filter_mode: str = param(
+    mode: str = param(
         "score",
         "score: keep every clip; drop: reject clips past thresholds",
         choices=("score", "drop"),
@@ -91,16 +125,45 @@ class SegmentConfig:
     min_quality_score: float = param(
         0.0, "drop mode: reject clips with quality_score below this", min=0.0, max=1.0
     )
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    write_clip_files: bool = param(
-        False, "also write each kept clip as its own mp4 under OUT/clips"
+
+
+@dataclass
+class AssemblyConfig:
+    """How shots become clip spans: length bounds and the optional similarity merge."""
+
+    min_clip_s: float = param(2.0, "shorter shots merge with a neighbour (seconds)", min=0.0)
+    max_clip_s: float = param(30.0, "longer spans split evenly (seconds)", min=0.1)
+    merge_similar: bool = param(False, "merge adjacent shots whose sampled frames look alike")
+    similarity_threshold: float = param(
+        0.9, "colour-histogram intersection that counts as alike", min=0.0, max=1.0
     )
-    clip_crf: int = param(20, "x264 CRF of clip files that cannot be stream-copied", min=0, max=51)
-    clip_preset: str = param("veryfast", "x264 preset of re-encoded clip files")
 
     def __post_init__(self) -> None:
         if self.min_clip_s * 2 > self.max_clip_s:
             raise ValueError(
-                f"min_clip_s ({self.min_clip_s}) must be at most half of max_clip_s ({self.max_clip_s}) "
-                "so that evenly split spans stay above min_clip_s"
+                f"min_clip_s ({self.min_clip_s}) must be at most half of max_clip_s "
+                f"({self.max_clip_s}) so that evenly split spans stay above min_clip_s"
             )
+
+
+@dataclass
+class ClipFilesConfig:
+    """Optional mp4 files of the kept clips (stream-copied when a clip starts on a keyframe)."""
+
+    write: bool = param(False, "also write each kept clip as its own mp4 under OUT/clips")
+    crf: int = param(20, "x264 CRF of clip files that cannot be stream-copied", min=0, max=51)
+    preset: str = param("veryfast", "x264 preset of re-encoded clip files", choices=X264_PRESETS)
+
+
+@dataclass
+class SegmentConfig:
+    """Parameters of the segment stage (recipe section `segment`), one section per part."""
+
+    default_resources: ClassVar[Resources] = Resources()
+
+    detector: DetectorConfig = section(DetectorConfig, "shots: which detector, its options")
+    decode: DecodeConfig = section(DecodeConfig, "the one decode pass")
+    filters: FilterConfig = section(FilterConfig, "filter scores of each clip")
+    assembly: AssemblyConfig = section(AssemblyConfig, "shots to clip spans")
+    sampling: SamplingConfig = section(SamplingConfig, "the frame plan stored with the video")
+    clip_files: ClipFilesConfig = section(ClipFilesConfig, "mp4 files of the clips (optional)")

@@ -2,7 +2,7 @@
 
 Which frames leave this pass, and which do not (issue 3, point 3): the pass yields the
 shot detector's small frames (every decoded frame, streamed in chunks to the detector),
-the filter statistics (sampled at `stats_fps`) and the decode health (holes, decode
+the filter statistics (sampled at `filters.sample_fps`) and the decode health (holes, decode
 errors, keyframe times). It does **not** yield caption frames: the caption stage seeks
 by timestamp in the normalized file (keyframes every <= 2 s make a seek cost at most two
 seconds of decode), so frames never travel between stages and this pass never holds

@@ -4,26 +4,17 @@ black_score, static_score, quality_score (0..1). The segment stage keeps them as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from longvid_pipeline.segmenting.assembly import ClipSpan
+from longvid_pipeline.segmenting.config import FilterConfig
 from longvid_pipeline.segmenting.frame_stats import FrameStats
 
-
-@dataclass(frozen=True)
-class ScoreSettings:
-    """What counts as black/blank, how motion and sharpness map to 0..1."""
-
-    black_luma: float
-    black_pixel_share: float
-    blank_std: float
-    static_motion_scale: float
-    quality_half_sharpness: float
+# The recipe section `stages.segment.filters` is the settings; the old name stays importable.
+ScoreSettings = FilterConfig
 
 
-def clip_scores(stats: FrameStats, span: ClipSpan, settings: ScoreSettings) -> dict[str, float]:
+def clip_scores(stats: FrameStats, span: ClipSpan, settings: FilterConfig) -> dict[str, float]:
     """black_score, static_score, quality_score (floats 0..1) from the span's samples.
 
     A sampled frame is black when nearly all of it (`black_pixel_share`, like ffmpeg's

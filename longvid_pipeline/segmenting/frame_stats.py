@@ -11,15 +11,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-HIST_BINS = 4  # per channel: 4x4x4 = 64-bin colour histograms of sampled frames
-THUMB_SIZE = (32, 18)  # width, height of the luma thumbnails the motion score compares
+# Levels per channel: 4x4x4 = 64-bin colour histograms of sampled frames. Fixed, because
+# `assembly.similarity_threshold` is calibrated on these bins and `color_histogram` keeps
+# its bin codes in uint8 (HIST_BINS**3 must stay <= 256).
+HIST_BINS = 4
+# Width, height of the luma thumbnails the black share and the motion score are computed
+# on. Fixed, because `filters.black_pixel_share` and `filters.static_motion_scale` are
+# calibrated on them, and 32x18 tiles the default 160x90 sampled frames exactly (5x5
+# blocks); a different size is a different calibration, not a knob.
+THUMB_SIZE = (32, 18)
 
 
 @dataclass
 class FrameStats:
     """Per sampled frame statistics, the raw material of filter scores and similarity.
 
-    Sampled frames are taken at about `stats_fps` from the same decode; they are small
+    Sampled frames are taken at about `filters.sample_fps` from the same decode; they are small
     (`stats_size`) so the statistics cost nothing next to the decode itself.
     """
 

@@ -63,18 +63,19 @@ class ContentDetector:
     """Frame-difference detector with an adaptive (neighbour-relative) threshold."""
 
     name = "content"
-    frame_resize = "box"  # a difference score needs no exact scaler: 7x cheaper per frame
 
     def __init__(
         self,
         *,
         frame_size: tuple[int, int],
+        frame_resize: str = "box",  # a difference score needs no exact scaler: cheaper
         min_score: float,
         adaptive_ratio: float,
         window: int,
         min_shot_s: float,
     ) -> None:
         self.frame_size = frame_size
+        self.frame_resize = frame_resize
         self.min_score = min_score
         self.adaptive_ratio = adaptive_ratio
         self.window = window
@@ -128,8 +129,9 @@ class TransNetV2Detector:
     """TransNetV2 over 48x27 frames, streamed in the reference 100/50-frame windows."""
 
     name = "transnetv2"
+    # Fixed, because the network was trained on 48x27 whole frames scaled by ffmpeg.
     frame_size = (48, 27)
-    frame_resize = "area"  # the network was trained on whole frames scaled by ffmpeg
+    frame_resize = "area"
     WINDOW, STEP, CONTEXT = 100, 50, 25
 
     def __init__(

@@ -2,7 +2,7 @@
 
 One decode pass (longvid_pipeline.segmenting.decode) feeds the chosen shot detector and samples
 the filter statistics; clip assembly (longvid_pipeline.segmenting.assembly) turns shots into clip
-spans; filters are scores first and only drop clips when `filter_mode` is "drop".
+spans; filters are scores first and only drop clips when `filters.mode` is "drop".
 Caption frames are not produced here: the caption stage seeks by timestamp in the
 normalized file. Stretches that do not decode become clips-level rejects
 (`corrupt_span`), so a damaged file still yields clips for the part that plays.
@@ -18,11 +18,11 @@ import av
 
 from longvid_pipeline.ids import stable_hash
 from longvid_pipeline.item import WorkItem
-from longvid_pipeline.segmenting.assembly import AssemblySettings, ClipSpan, assemble_spans
+from longvid_pipeline.segmenting.assembly import ClipSpan, assemble_spans
 from longvid_pipeline.segmenting.clip_files import cut_clip_file, starts_on_keyframe
-from longvid_pipeline.segmenting.config import SegmentConfig
+from longvid_pipeline.segmenting.config import DetectorConfig, SegmentConfig
 from longvid_pipeline.segmenting.decode import DecodeResult, DecodeSettings, decode_pass
-from longvid_pipeline.segmenting.filters import ScoreSettings, clip_scores
+from longvid_pipeline.segmenting.filters import clip_scores
 from longvid_pipeline.segmenting.health import decodable_stretches
 from longvid_pipeline.segmenting.sampling import plan_for
 from longvid_pipeline.segmenting.shots import (
@@ -36,34 +36,36 @@ from longvid_pipeline.segmenting.shots import (
 from longvid_pipeline.stage import Reject, Stage
 
 
-def _content(config: SegmentConfig, item: WorkItem, model: Any) -> ShotDetector:
+def _content(config: DetectorConfig, item: WorkItem, model: Any) -> ShotDetector:
+    options = config.content
     return ContentDetector(
-        frame_size=(config.analysis_width, config.analysis_height),
-        min_score=config.content_min_score,
-        adaptive_ratio=config.content_adaptive_ratio,
-        window=config.content_window,
+        frame_size=(options.width, options.height),
+        frame_resize=options.resize,
+        min_score=options.min_score,
+        adaptive_ratio=options.adaptive_ratio,
+        window=options.window,
         min_shot_s=config.min_shot_s,
     )
 
 
-def _transnetv2(config: SegmentConfig, item: WorkItem, model: Any) -> ShotDetector:
+def _transnetv2(config: DetectorConfig, item: WorkItem, model: Any) -> ShotDetector:
     return TransNetV2Detector(
-        model, threshold=config.transnetv2_threshold, min_shot_s=config.min_shot_s
+        model, threshold=config.transnetv2.threshold, min_shot_s=config.min_shot_s
     )
 
 
-def _fixed(config: SegmentConfig, item: WorkItem, model: Any) -> ShotDetector:
-    return FixedDetector(stride_s=config.stride_s)
+def _fixed(config: DetectorConfig, item: WorkItem, model: Any) -> ShotDetector:
+    return FixedDetector(stride_s=config.fixed.stride_s)
 
 
-def _annotations(config: SegmentConfig, item: WorkItem, model: Any) -> ShotDetector:
+def _annotations(config: DetectorConfig, item: WorkItem, model: Any) -> ShotDetector:
     scenes = (item.annotations or {}).get("scenes")
     if not scenes:
         raise Reject("no_annotations", "detector 'annotations' needs a sidecar with 'scenes'")
     return AnnotationsDetector(scenes=scenes)
 
 
-DETECTORS: dict[str, Callable[[SegmentConfig, WorkItem, Any], ShotDetector]] = {
+DETECTORS: dict[str, Callable[[DetectorConfig, WorkItem, Any], ShotDetector]] = {
     "content": _content,
     "transnetv2": _transnetv2,
     "fixed": _fixed,
@@ -80,10 +82,9 @@ class SegmentStage(Stage):
 
     def setup(self) -> None:
         """Load TransNetV2 once per actor when it is the detector; nothing otherwise."""
+        detector = self.config.detector
         self.model = (
-            load_transnetv2(self.config.transnetv2_device)
-            if self.config.detector == "transnetv2"
-            else None
+            load_transnetv2(detector.transnetv2.device) if detector.name == "transnetv2" else None
         )
 
     def process(self, item: WorkItem) -> WorkItem:
@@ -92,10 +93,10 @@ class SegmentStage(Stage):
         if not self._ready:
             self.setup()
             self._ready = True
-        detector = DETECTORS[self.config.detector](self.config, item, self.model)
+        detector = DETECTORS[self.config.detector.name](self.config.detector, item, self.model)
         result = self._decode(item.media_path, detector)
         duration_s = float(item.video.get("duration_s") or 0.0) or float(result.frame_times[-1])
-        stretches, missing = decodable_stretches(result, duration_s, self.config.hole_s)
+        stretches, missing = decodable_stretches(result, duration_s, self.config.decode.hole_s)
         cuts = detector.cuts(result.frame_times)
         spans = [
             span
@@ -104,7 +105,7 @@ class SegmentStage(Stage):
                 stretch.start_s,
                 stretch.end_s,
                 cuts,
-                self._assembly(),
+                self.config.assembly,
                 result.frame_times,
                 result.stats,
             )
@@ -116,13 +117,13 @@ class SegmentStage(Stage):
         return item
 
     def _decode(self, path: str, detector: ShotDetector) -> DecodeResult:
-        config = self.config
+        filters = self.config.filters
         settings = DecodeSettings(
             detector_size=detector.frame_size,
-            detector_resize=getattr(detector, "frame_resize", "area"),
-            stats_size=(config.stats_width, config.stats_height),
-            stats_fps=config.stats_fps,
-            threads=config.decode_threads,
+            detector_resize=detector.frame_resize,
+            stats_size=(filters.width, filters.height),
+            stats_fps=filters.sample_fps,
+            threads=self.config.decode.threads,
         )
         try:
             result = decode_pass(path, settings, detector.consume)
@@ -131,22 +132,6 @@ class SegmentStage(Stage):
         if len(result.frame_times) == 0:
             raise Reject("no_frames", f"{len(result.error_times)} packets failed, no frame decoded")
         return result
-
-    def _assembly(self) -> AssemblySettings:
-        config = self.config
-        return AssemblySettings(
-            config.min_clip_s, config.max_clip_s, config.merge_similar, config.similarity_threshold
-        )
-
-    def _scoring(self) -> ScoreSettings:
-        config = self.config
-        return ScoreSettings(
-            config.black_luma,
-            config.black_pixel_share,
-            config.blank_std,
-            config.static_motion_scale,
-            config.quality_half_sharpness,
-        )
 
     def _emit_clips(
         self, item: WorkItem, spans: list[ClipSpan], result: DecodeResult, detector: str
@@ -157,19 +142,19 @@ class SegmentStage(Stage):
         kept = []
         for index, span in enumerate(spans):
             row = _clip_row(item.video["video_id"], index, span, fps, detector)
-            row.update(clip_scores(result.stats, span, self._scoring()))
+            row.update(clip_scores(result.stats, span, self.config.filters))
             failure = self._filter_failure(row)
-            if failure and self.config.filter_mode == "drop":
+            if failure and self.config.filters.mode == "drop":
                 item.reject_row(self.name, "clips", failure[0], failure[1], row)
                 continue
-            if self.config.write_clip_files:
+            if self.config.clip_files.write:
                 self._write_clip_file(item, row, span, result)
             kept.append(row)
         item.clips = kept
 
     def _filter_failure(self, row: dict[str, Any]) -> tuple[str, str] | None:
         """(reason, detail with the score) of the first threshold the clip fails, or None."""
-        config = self.config
+        config = self.config.filters
         checks = [
             ("black", row["black_score"] > config.max_black_score, f"black_score={row['black_score']:.3f} > max_black_score={config.max_black_score}"),
             ("static", row["static_score"] > config.max_static_score, f"static_score={row['static_score']:.3f} > max_static_score={config.max_static_score}"),
@@ -184,7 +169,7 @@ class SegmentStage(Stage):
         copy = starts_on_keyframe(span.start_s, result.keyframe_times, result.frame_interval / 2)
         row["clip_cut"] = cut_clip_file(
             Path(item.media_path or ""), self.context.out / relative, span,
-            copy=copy, crf=self.config.clip_crf, preset=self.config.clip_preset,
+            copy=copy, crf=self.config.clip_files.crf, preset=self.config.clip_files.preset,
         )  # fmt: skip
         row["clip_uri"] = relative.as_posix()
 

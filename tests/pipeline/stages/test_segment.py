@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from longvid_pipeline.config import build_section
 from longvid_pipeline.demo.world import render_video
 from longvid_pipeline.item import WorkItem
 from longvid_pipeline.media.ffmpeg import run_ffmpeg
@@ -49,8 +51,11 @@ def _item(
     )  # fmt: skip
 
 
-def _run(item: WorkItem, tmp_path: Path, **config: Any) -> WorkItem:
-    return SegmentStage(SegmentConfig(**config), RunContext(out_dir=str(tmp_path))).run_item(item)
+def _run(item: WorkItem, tmp_path: Path, **sections: dict[str, Any]) -> WorkItem:
+    """Run the stage with `stages.segment` given as recipe data, e.g. detector={"name": ...}."""
+    config, problems = build_section(SegmentConfig, sections, "stages.segment")
+    assert problems == []
+    return SegmentStage(config, RunContext(out_dir=str(tmp_path))).run_item(item)
 
 
 def _starts(item: WorkItem) -> list[float]:
@@ -74,7 +79,7 @@ def test_demo_video_becomes_contract_clips_at_the_true_cuts(
     demo, tmp_path: Path, detector: str
 ) -> None:
     path, sidecar = demo
-    item = _run(_item(path, annotations=sidecar), tmp_path, detector=detector)
+    item = _run(_item(path, annotations=sidecar), tmp_path, detector={"name": detector})
     assert item.alive and item.rejects == []
     table, problems = conform_rows("clips", item.clips)
     assert problems == [] and table.num_rows == len(item.clips) >= 3
@@ -94,7 +99,7 @@ def test_demo_video_becomes_contract_clips_at_the_true_cuts(
 def test_sampling_plan_is_stored_on_the_video(demo, tmp_path: Path) -> None:
     path, _ = demo
     sampling = SamplingConfig(fps=2.0, min_frames=8, max_frames=32, multiple=4)
-    item = _run(_item(path), tmp_path, detector="fixed", sampling=sampling)
+    item = _run(_item(path), tmp_path, detector={"name": "fixed"}, sampling=asdict(sampling))
     assert item.video is not None
     assert item.video["sample_frames"] == 32 and item.video["sample_fps"] == 2.0
     expected = plan_for(item.video["duration_s"], sampling)
@@ -165,7 +170,7 @@ def test_a_video_shorter_than_one_clip_is_one_clip(tmp_path: Path) -> None:
 )
 def test_robust_inputs_find_the_cut(tmp_path: Path, case: str, scenes, size: str, extra) -> None:
     path = _scenes_video(tmp_path / "r.mp4", scenes, size=size, extra=extra)
-    item = _run(_item(path), tmp_path, min_clip_s=1.0)
+    item = _run(_item(path), tmp_path, assembly={"min_clip_s": 1.0})
     assert item.alive, item.rejects
     assert [c["start_s"] for c in item.clips] == [0.0, pytest.approx(3.0, abs=0.05)], case
     assert item.clips[-1]["end_s"] == pytest.approx(6.0, abs=0.1)
@@ -190,7 +195,7 @@ def test_drop_mode_rejects_black_clips_with_their_score(tmp_path: Path) -> None:
     )
     kept = _run(_item(path), tmp_path)
     assert [round(c["black_score"], 2) for c in kept.clips] == [0.0, 1.0, 0.0]
-    dropped = _run(_item(path), tmp_path, filter_mode="drop", max_black_score=0.5)
+    dropped = _run(_item(path), tmp_path, filters={"mode": "drop", "max_black_score": 0.5})
     assert [c["start_s"] for c in dropped.clips] == [0.0, pytest.approx(8.0, abs=0.05)]
     (reject,) = dropped.rejects
     assert (
@@ -203,7 +208,7 @@ def test_drop_mode_rejects_black_clips_with_their_score(tmp_path: Path) -> None:
 def test_clip_files_are_written_when_asked(tmp_path: Path) -> None:
     scenes = [("testsrc2", 3.4, 25), ("smptebars", 3, 25)]
     path = _scenes_video(tmp_path / "c.mp4", scenes, extra=("-sc_threshold", "0"))
-    item = _run(_item(path), tmp_path, write_clip_files=True)
+    item = _run(_item(path), tmp_path, clip_files={"write": True})
     assert [c["clip_cut"] for c in item.clips] == [
         "copy",
         "reencode",
