@@ -1,11 +1,13 @@
 # longvid: two commands do all the set-up on a fresh machine.
 #   make demo   create .venv when missing, install, run the embedded demo recipe, print a summary
-#   make test   same set-up, then the whole test suite (slow end-to-end tests included)
+#   make test   same set-up, then lint, format and type checks, then the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out/demo
+# What ruff lints and format-checks; mypy's file list is in pyproject.toml.
+CHECKED := longvid_pipeline longvid tests benchmarks scripts
 
 .PHONY: demo test test-fast lint bench clean
 
@@ -22,18 +24,20 @@ demo: $(STAMP)
 	$(BIN)/longvid-pipeline run stages/demo.yaml --out $(OUT)
 	$(BIN)/longvid-pipeline query $(OUT) "select task, count(*) as n from qa group by task order by task"
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check longvid_pipeline longvid tests benchmarks
+	$(BIN)/ruff check $(CHECKED)
+	$(BIN)/ruff format --check $(CHECKED)
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/segment.py
 	$(BIN)/python benchmarks/compress.py
 
 clean:
-	rm -rf out .pytest_cache
+	rm -rf out .pytest_cache .mypy_cache

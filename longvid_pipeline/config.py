@@ -19,11 +19,15 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, TypeVar, Union, get_args, get_origin
 
 import yaml
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 T = TypeVar("T")
+SectionT = TypeVar("SectionT", bound="DataclassInstance")  # a config section class
 
 
 @dataclass(frozen=True)
@@ -160,7 +164,7 @@ def check_type(value: Any, tp: Any, key: str) -> tuple[Any, list[ConfigProblem]]
         return value, [
             ConfigProblem(key, f"expected {names}, got {type(value).__name__} {value!r}")
         ]
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             return value, [ConfigProblem(key, f"expected a mapping, got {type(value).__name__}")]
         return build_section(tp, value, key)
@@ -207,12 +211,16 @@ def _check_bounds(value: Any, meta: typing.Mapping[str, Any], key: str) -> list[
 
 
 def build_section(
-    cls: type[T], raw: dict[str, Any] | None, prefix: str
-) -> tuple[T, list[ConfigProblem]]:
-    """Build dataclass `cls` from `raw`, collecting every problem under `prefix`."""
+    cls: type[SectionT], raw: dict[str, Any] | None, prefix: str
+) -> tuple[SectionT | None, list[ConfigProblem]]:
+    """Build dataclass `cls` from `raw`, collecting every problem under `prefix`.
+
+    The instance is None when a value is missing or mistyped or the section's own checks
+    fail; values out of bounds still give an instance. Use it only when no problem came back.
+    """
     raw = dict(raw or {})
     hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    known = {f.name: f for f in dataclasses.fields(cls)}
     errors = [
         ConfigProblem(f"{prefix}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
         for key in raw
@@ -239,10 +247,8 @@ def build_section(
             errors.extend(_check_bounds(converted, fld.metadata, key))
         values[name] = converted
     if mistyped:  # the section's own checks (__post_init__) assume every field is typed
-        return None, errors  # type: ignore[return-value]
+        return None, errors
     try:
-        instance = cls(**values)
+        return cls(**values), errors
     except (TypeError, ValueError) as exc:
-        errors.append(ConfigProblem(prefix, str(exc)))
-        instance = None  # type: ignore[assignment]
-    return instance, errors
+        return None, [*errors, ConfigProblem(prefix, str(exc))]

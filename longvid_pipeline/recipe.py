@@ -118,7 +118,7 @@ def _build_stage(name: str, raw: Any) -> tuple[StageSpec | None, list[ConfigProb
     resources, errors = build_section(Resources, resources_raw, f"{key}.resources")
     config, config_errors = build_section(config_cls, params, key)
     errors += config_errors
-    if errors:
+    if errors or config is None or resources is None:
         return None, errors
     return StageSpec(name=name, config=config, resources=resources), []
 
@@ -168,20 +168,21 @@ def validate_recipe(raw: Any, source: str) -> Recipe:
         raise ConfigError(source, [ConfigProblem("<root>", "a recipe must be a YAML mapping")])
     top, errors = build_section(RecipeFile, raw, "recipe")
     errors = [ConfigProblem(e.key.removeprefix("recipe."), e.message) for e in errors]
-    stages_raw = raw.get("stages") if isinstance(raw.get("stages"), dict) else {}
+    stages_value = raw.get("stages")
+    stages_raw: dict[Any, Any] = stages_value if isinstance(stages_value, dict) else {}
     specs: list[StageSpec] = []
     for name, stage_raw in stages_raw.items():
         spec, stage_errors = _build_stage(str(name), stage_raw)
         errors += stage_errors
         if spec:
             specs.append(spec)
-    if "stages" not in raw or isinstance(raw.get("stages"), dict):  # a wrong type is reported above
+    if "stages" not in raw or isinstance(stages_value, dict):  # a wrong type is reported above
         source_raw = raw.get("source") if isinstance(raw.get("source"), dict) else {}
         known_names = [str(name) for name in stages_raw if name in STAGES]  # others: reported
         errors += _check_order(known_names, source_raw.get("kind", "demo"))
     if top is not None and top.source.kind != "demo" and not top.source.path:
         errors.append(ConfigProblem("source.path", f"required for source kind {top.source.kind!r}"))
-    if errors:
+    if errors or top is None:
         raise ConfigError(source, errors)
     return Recipe(
         name=top.name,

@@ -58,8 +58,9 @@ REQUIRES: dict[str, str | None] = {
 
 
 class StageConfig(Protocol):
-    """What a stage's config class offers besides its fields: the resources it asks for."""
+    """A stage's config: a dataclass of params, plus the resources the stage asks for."""
 
+    __dataclass_fields__: ClassVar[dict[str, Any]]
     default_resources: ClassVar[Resources]
 
 

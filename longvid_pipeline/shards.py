@@ -149,7 +149,7 @@ class ShardWriter:
         account.inputs += 1
         admitted: dict[str, list[dict[str, Any]]] = {}
         if item.video is not None:
-            self._admit_video(item)
+            self._admit_video(item, item.video)
         elif not item.niah:
             item.reject_input(
                 WRITE_STAGE, "no_video", "the item reached the writer without a videos or niah row"
@@ -169,18 +169,18 @@ class ShardWriter:
             account.rejected += 1
         return admitted
 
-    def _admit_video(self, item: WorkItem) -> None:
-        _, problems = conform_rows("videos", [item.video])
+    def _admit_video(self, item: WorkItem, video: dict[str, Any]) -> None:
+        _, problems = conform_rows("videos", [video])
         if problems:
             item.reject_input(WRITE_STAGE, "schema", f"videos row: {problems[0].reason}")
-        elif item.video["video_id"] in self._seen_ids["videos"]:
+        elif video["video_id"] in self._seen_ids["videos"]:
             item.reject_input(
                 WRITE_STAGE,
                 "duplicate_video",
-                f"video {item.video['video_id']} is already in the dataset",
+                f"video {video['video_id']} is already in the dataset",
             )
         else:
-            self._seen_ids["videos"].add(item.video["video_id"])
+            self._seen_ids["videos"].add(video["video_id"])
 
     def _admit_rows(
         self, item: WorkItem, table: str, table_rows: list[dict[str, Any]]
@@ -191,10 +191,11 @@ class ShardWriter:
         bad = {id(problem.row): problem.reason for problem in problems}
         kept = []
         for row in table_rows:
-            row_id = row.get(ID_COLUMNS[table])
             if id(row) in bad:
                 item.reject_row(WRITE_STAGE, table, "schema", bad[id(row)], row)
-            elif row_id in self._seen_ids[table]:
+                continue
+            row_id = row[ID_COLUMNS[table]]  # present: the contract requires every id
+            if row_id in self._seen_ids[table]:
                 if table != "rejects":
                     item.reject_row(
                         WRITE_STAGE,

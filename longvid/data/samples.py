@@ -11,7 +11,7 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
-from longvid.model.tokenizer import VIDEO_TOKEN
+from longvid.model.tokenizer import VIDEO_TOKEN, token_id
 
 IGNORE_INDEX = -100
 ROLES = {"human": "user", "gpt": "assistant"}
@@ -49,6 +49,8 @@ def tokenize_conversation(
 ) -> tuple[list[int], list[int]]:
     """input_ids and labels, the single <video> expanded to `video_tokens` positions."""
     text = tokenizer.apply_chat_template(messages, tokenize=False)
+    if not isinstance(text, str):  # tokenize=False renders text; the stubs allow ids too
+        raise TypeError(f"the chat template rendered {type(text).__name__}, not text")
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids, offsets = encoded["input_ids"], encoded["offset_mapping"]
     labels = [IGNORE_INDEX] * len(ids)
@@ -57,7 +59,7 @@ def tokenize_conversation(
         for index in [*inside, inside[-1] + 1] if inside else []:
             if index < len(ids):
                 labels[index] = ids[index]
-    return _expand_video(ids, labels, tokenizer.convert_tokens_to_ids(VIDEO_TOKEN), video_tokens)
+    return _expand_video(ids, labels, token_id(tokenizer, VIDEO_TOKEN), video_tokens)
 
 
 def _expand_video(

@@ -191,4 +191,4 @@ def compressor(name: str, **options: object) -> TokenCompressor:
         raise ValueError(
             "; ".join(f"{option or 'name'}: {message}" for option, message in problems)
         )
-    return COMPRESSORS[name](**options)  # type: ignore[arg-type]
+    return COMPRESSORS[name](**options)

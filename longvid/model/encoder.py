@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, PreTrainedConfig
+from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
 from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
 # Normalization each tower family was trained with (SigLIP: [-1, 1]; CLIP: OpenAI stats).
@@ -32,7 +32,7 @@ class FrameSpec:
     std: tuple[float, ...]
 
 
-def load_vision_tower(source: str | PreTrainedConfig) -> nn.Module:
+def load_vision_tower(source: str | PreTrainedConfig) -> PreTrainedModel:
     """A vision-only model from a config (random weights), a hub id or a local path.
 
     A full dual-tower checkpoint (SigLIP, CLIP) loads only its vision tower.
@@ -43,13 +43,14 @@ def load_vision_tower(source: str | PreTrainedConfig) -> nn.Module:
     config = AutoConfig.from_pretrained(source)
     vision_config = getattr(config, "vision_config", config)
     model_class = MODEL_MAPPING[type(vision_config)]
-    return model_class.from_pretrained(source)
+    # MODEL_MAPPING gives one model class; transformers annotates its values as a pair.
+    return model_class.from_pretrained(source)  # type: ignore[attr-defined]
 
 
 class VisionEncoder(nn.Module):
     """Frames (N, 3, S, S) -> patch tokens (N, h*w, C) on a (h, w) grid."""
 
-    def __init__(self, tower: nn.Module, feature_layer: int = -1) -> None:
+    def __init__(self, tower: PreTrainedModel, feature_layer: int = -1) -> None:
         super().__init__()
         self.tower = tower
         self.feature_layer = feature_layer

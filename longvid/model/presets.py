@@ -19,7 +19,7 @@ from transformers import (
 from longvid.model.compressors import TokenCompressor
 from longvid.model.encoder import vision_encoder
 from longvid.model.tokenizer import add_video_token, tiny_tokenizer
-from longvid.model.video_llm import VideoLLM, video_llm
+from longvid.model.video_llm import VideoLLM, input_embeddings, video_llm
 
 Bundle = tuple[VideoLLM, PreTrainedTokenizerBase]
 
@@ -34,7 +34,7 @@ def from_sources(
     tokenizer = AutoTokenizer.from_pretrained(llm_source)
     video_token_id = add_video_token(tokenizer)
     llm = AutoModelForCausalLM.from_pretrained(llm_source)
-    if len(tokenizer) > llm.get_input_embeddings().num_embeddings:
+    if len(tokenizer) > input_embeddings(llm).num_embeddings:
         llm.resize_token_embeddings(len(tokenizer))
     encoder = vision_encoder(encoder_source, feature_layer=feature_layer)
     return video_llm(encoder, compressor, llm, video_token_id), tokenizer

@@ -32,7 +32,15 @@ def add_video_token(tokenizer: PreTrainedTokenizerBase) -> int:
     """Register <video> as a special token (idempotent) and return its id."""
     if VIDEO_TOKEN not in tokenizer.get_vocab():
         tokenizer.add_special_tokens({"additional_special_tokens": [VIDEO_TOKEN]})
-    return tokenizer.convert_tokens_to_ids(VIDEO_TOKEN)
+    return token_id(tokenizer, VIDEO_TOKEN)
+
+
+def token_id(tokenizer: PreTrainedTokenizerBase, token: str) -> int:
+    """The id of one token (transformers types the lookup as int or list of ints)."""
+    found = tokenizer.convert_tokens_to_ids(token)
+    if not isinstance(found, int):
+        raise TypeError(f"{token!r} maps to {found!r}, not to one id")
+    return found
 
 
 def tiny_tokenizer(

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from transformers import PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from longvid.model.compressors import TokenCompressor
 from longvid.model.encoder import VisionEncoder
 
 PARTS = ("encoder", "compressor", "projector", "llm")
+
+
+def input_embeddings(llm: PreTrainedModel) -> nn.Embedding:
+    """The LLM's token embedding table, where video tokens are written in."""
+    table = llm.get_input_embeddings()
+    if not isinstance(table, nn.Embedding):
+        raise TypeError(f"{type(llm).__name__}: input embeddings are not an nn.Embedding table")
+    return table
 
 
 class VideoTokenMismatch(ValueError):
@@ -36,7 +45,7 @@ class VideoLLM(nn.Module):
         encoder: VisionEncoder,
         compressor: TokenCompressor,
         projector: nn.Module,
-        llm: nn.Module,
+        llm: PreTrainedModel,
         video_token_id: int,
     ) -> None:
         super().__init__()
@@ -70,7 +79,7 @@ class VideoLLM(nn.Module):
                     f"produced {tokens.shape[0]} video tokens; expand the placeholder to "
                     f"model.num_video_tokens(frames) positions"
                 )
-        embeddings = self.llm.get_input_embeddings()(input_ids)
+        embeddings = input_embeddings(self.llm)(input_ids)
         video = torch.cat(features, dim=0).to(embeddings.dtype)
         return embeddings.masked_scatter(placeholder.unsqueeze(-1), video)
 
@@ -106,11 +115,11 @@ class VideoLLM(nn.Module):
 def video_llm(
     encoder: VisionEncoder,
     compressor: TokenCompressor,
-    llm: nn.Module,
+    llm: PreTrainedModel,
     video_token_id: int,
     connector: nn.Module | None = None,
 ) -> VideoLLM:
     """Generic builder: assemble parts; the projector defaults to Linear-GELU-Linear."""
-    llm_width = llm.get_input_embeddings().embedding_dim
+    llm_width = input_embeddings(llm).embedding_dim
     connector = connector if connector is not None else projector(encoder.hidden_size, llm_width)
     return VideoLLM(encoder, compressor, connector, llm, video_token_id)

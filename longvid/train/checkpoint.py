@@ -15,7 +15,7 @@ import json
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from safetensors.torch import load_model, save_file
@@ -69,8 +69,9 @@ def full_state(
         if all(name in weights for name in names):
             for name in sorted(names)[1:]:
                 del weights[name]
-    weights = {k: v.detach().to("cpu").contiguous() for k, v in weights.items()}
-    return weights, optim
+    # A model state dict holds tensors only (ValueType is any checkpoint value).
+    tensors = cast(dict[str, torch.Tensor], weights)
+    return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, optim
 
 
 def save_checkpoint(

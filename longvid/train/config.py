@@ -7,6 +7,7 @@ before anything is built.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,17 +185,17 @@ def _override_key(override: str) -> list[str]:
     return [] if isinstance(parsed, ConfigProblem) else parsed[0]
 
 
-def build_config(raw: dict[str, Any]) -> tuple[TrainConfig, list[ConfigProblem]]:
+def build_config(raw: dict[str, Any]) -> tuple[TrainConfig | None, list[ConfigProblem]]:
     """Validate a raw mapping; the config is usable only when the error list is empty."""
     config, errors = build_section(TrainConfig, raw, "config")
     errors = [ConfigProblem(e.key.removeprefix("config."), e.message) for e in errors]
-    if not errors:
+    if config is not None and not errors:
         errors = _semantic_errors(config)
     return config, errors
 
 
 def load_config(
-    path: Path | None, overrides: list[str] = (), raw: dict[str, Any] | None = None
+    path: Path | None, overrides: Sequence[str] = (), raw: dict[str, Any] | None = None
 ) -> TrainConfig:
     """Read YAML (or take `raw`), apply overrides, resolve the schedule, validate.
 
@@ -217,6 +218,6 @@ def load_config(
     config, build_problems = build_config(raw)
     if schedule_problems:  # an unresolved schedule is reported once, not as a wrong type too
         build_problems = [p for p in build_problems if not p.key.startswith("schedule")]
-    if problems or build_problems:
+    if problems or build_problems or config is None:
         raise ConfigError(source, problems + build_problems)
     return config

@@ -94,11 +94,11 @@ def optimizer_step(
     for micro in range(trainer.grad_accum):
         batch = next(batches)
         last = micro == trainer.grad_accum - 1
-        if hasattr(model, "set_requires_gradient_sync"):  # FSDP2: reduce-scatter once per step
-            model.set_requires_gradient_sync(last)
-        sync = (
-            contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
-        )
+        set_gradient_sync = getattr(model, "set_requires_gradient_sync", None)  # FSDP2
+        if set_gradient_sync is not None:  # reduce-scatter once per step
+            set_gradient_sync(last)
+        no_sync = getattr(model, "no_sync", None)  # DDP
+        sync = contextlib.nullcontext() if last or no_sync is None else no_sync()
         with sync, _autocast(runtime, trainer.precision):
             loss = model(
                 input_ids=batch["input_ids"].to(runtime.device),

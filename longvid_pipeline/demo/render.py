@@ -212,7 +212,7 @@ def _frames(sidecar: dict[str, Any]) -> Iterator[memoryview]:
             for event in events:
                 if event["start_frame"] <= frame < event["end_frame"]:
                     _draw_event(canvas, event, frame, fps, base)
-            yield memoryview(canvas.buffer)
+            yield canvas.buffer.data
 
 
 def _ffmpeg_command(sidecar: dict[str, Any], output: Path) -> list[str]:

@@ -67,13 +67,13 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         self.send_header("Accept-Ranges", "bytes")
         super().end_headers()
 
-    def send_head(self) -> BinaryIO | None:  # type: ignore[override]
+    def send_head(self) -> BinaryIO | None:
         """Answer 206/416 for a Range on a regular file; else defer to the standard handler."""
         self.byte_range = None
         path = self.translate_path(self.path)
         header = self.headers.get("Range", "")
         if not header or not os.path.isfile(path) or self.path.endswith("/"):
-            return super().send_head()  # type: ignore[return-value]
+            return super().send_head()
         size = os.path.getsize(path)
         try:
             byte_range = parse_range(header, size)
@@ -84,7 +84,7 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
             self.end_headers()
             return None
         if byte_range is None:
-            return super().send_head()  # type: ignore[return-value]
+            return super().send_head()
         return self._send_partial_head(path, size, byte_range)
 
     def _send_partial_head(self, path: str, size: int, byte_range: tuple[int, int]) -> BinaryIO:
@@ -151,7 +151,7 @@ def serve_folder(folder: Path, host: str = "127.0.0.1", port: int = 0) -> Iterat
     )
     thread.start()
     try:
-        bound_host, bound_port = server.server_address[:2]
+        bound_host, bound_port = server.socket.getsockname()[:2]
         yield f"http://{bound_host}:{bound_port}/"
     finally:
         server.shutdown()

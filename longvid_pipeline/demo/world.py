@@ -201,7 +201,9 @@ def plan_video(
     lengths = _scene_lengths(rng, frame_count, round(min_scene_s * fps), round(max_scene_s * fps))
     backgrounds = _backgrounds(rng, len(lengths))
     cast = rng.sample([(s, c) for s in SHAPES for c in OBJECT_COLORS], CAST_SIZE)
-    scenes, events, start = [], [], 0
+    scenes: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    start = 0
     for index, (length, background) in enumerate(zip(lengths, backgrounds, strict=True)):
         scene, scene_events = _plan_scene(rng, index, start, start + length, background, fps, cast)
         scene["event_indices"] = list(range(len(events), len(events) + len(scene_events)))

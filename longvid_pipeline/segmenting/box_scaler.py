@@ -95,7 +95,9 @@ class BoxScaler:
         for plane, target, (rows, cols, _, _) in zip(
             frame.planes, self.samples, self.planes, strict=True
         ):
-            target[index] = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[rows, cols]
+            # a VideoPlane is a buffer; av's stubs do not declare the buffer protocol
+            data = np.frombuffer(plane, np.uint8)  # type: ignore[call-overload]
+            target[index] = data.reshape(-1, plane.line_size)[rows, cols]
 
     def rgb(self, count: int, out: np.ndarray) -> None:
         """Box means of the first `count` slots, converted to RGB into `out[:count]`."""

@@ -72,17 +72,15 @@ def rgb_to_luma(rgb: np.ndarray) -> np.ndarray:
     return rgb.astype(np.float32) @ weights
 
 
-def laplacian_variance(luma: np.ndarray) -> np.ndarray | float:
+def laplacian_variance(luma: np.ndarray) -> np.ndarray:
     """Variance of the 4-neighbour Laplacian: the classic focus measure (blur lowers it).
 
-    One value for an image [h, w], one per image for a stack [n, h, w].
+    One value per image of a stack [n, h, w].
     """
     lap = (
         luma[..., 1:-1, :-2] + luma[..., 1:-1, 2:] + luma[..., :-2, 1:-1] + luma[..., 2:, 1:-1]
         - 4 * luma[..., 1:-1, 1:-1]
     )  # fmt: skip
-    if lap.ndim == 2:
-        return float(lap.var())
     return lap.reshape(len(lap), -1).var(axis=1)
 
 

@@ -27,9 +27,16 @@ import numpy as np
 class ShotDetector(Protocol):
     """What the segment stage needs from a detector."""
 
-    name: str
-    frame_size: tuple[int, int] | None
-    frame_resize: str  # "area" (swscale, whole frame) or "box" (numpy, see frames.BoxScaler)
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """(width, height) of the frames it consumes, or None when it needs no pixels."""
+
+    @property
+    def frame_resize(self) -> str:
+        """How frames are scaled: area (swscale, whole frame) or box (box_scaler.BoxScaler)."""
 
     def consume(self, times: np.ndarray, frames: np.ndarray) -> None: ...
 

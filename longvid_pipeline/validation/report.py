@@ -39,8 +39,8 @@ def report_data(validation: Validation) -> dict[str, Any]:
         }
         tables[table] = {
             "expectations": rows,
-            "failed_checks": sum(c["failed"] for c in rows.values()),
-            "evaluated_checks": sum(c["evaluated"] for c in rows.values()),
+            "failed_checks": sum(c["failed"] for c in validation[table].values()),
+            "evaluated_checks": sum(c["evaluated"] for c in validation[table].values()),
         }
     return {"tables": tables}
 

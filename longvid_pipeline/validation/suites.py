@@ -126,7 +126,8 @@ def load_suite_spec(table: str) -> SuiteSpec:
     contract = set(arrow_schema(table).names)
     derived = _load_derived(table, raw.get("derived_columns", {}), contract)
     known = contract | {d.name for d in derived}
-    expectations, used = [], set()
+    expectations: list[dict[str, Any]] = []
+    used: set[str] = set()
     for config in raw["expectations"]:
         columns = _columns_of(config["kwargs"])
         unknown = [c for c in columns if c not in known]
