@@ -194,10 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return COMMANDS[args.verb](args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
+    except (ConfigError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except DiskFullError as exc:

@@ -7,6 +7,7 @@ its tokenizer, with <video> registered in both.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from transformers import (
     AutoModelForCausalLM,
@@ -44,22 +45,17 @@ def tiny(compressor: TokenCompressor) -> Bundle:
     """Random-weight tiny SigLIP-like encoder (64 px, 8x8 patches) and Qwen2-like LLM."""
     tokenizer = tiny_tokenizer()
     video_token_id = add_video_token(tokenizer)
-    encoder = vision_encoder(
-        SiglipVisionConfig(
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            image_size=64,
-            patch_size=8,
-        )
-    )
+    # Both towers share one tiny transformer shape.
+    shape: dict[str, Any] = {
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+    }
+    encoder = vision_encoder(SiglipVisionConfig(**shape, image_size=64, patch_size=8))
     llm_config = Qwen2Config(
+        **shape,
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=4096,
         tie_word_embeddings=True,

@@ -228,27 +228,16 @@ def _write_json(path: Path, payload: dict[str, Any]) -> None:
     write_atomic(path, (json.dumps(payload, indent=1) + "\n").encode())
 
 
-def render_video(
-    video_path: Path,
-    sidecar_path: Path,
-    *,
-    duration_s: float,
-    seed: int,
-    width: int,
-    height: int,
-    fps: int,
-    min_scene_s: float,
-    max_scene_s: float,
-) -> dict[str, Any]:
+def render_video(video_path: Path, sidecar_path: Path, **plan_args: Any) -> dict[str, Any]:
     """Render one demo video and its sidecar; return the sidecar dict.
+
+    `plan_args` are `plan_video`'s keyword arguments (duration_s, seed, width, height,
+    fps, min_scene_s, max_scene_s); the video is named after `video_path`'s stem.
 
     Both files appear atomically (`files.atomic_path`), the mp4 first, so a sidecar on
     disk always describes a complete mp4 next to it. The name is `video_path`'s stem.
     """
-    sidecar = plan_video(
-        video_path.stem, duration_s=duration_s, seed=seed, width=width, height=height, fps=fps,
-        min_scene_s=min_scene_s, max_scene_s=max_scene_s,
-    )  # fmt: skip
+    sidecar = plan_video(video_path.stem, **plan_args)
     video_path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(video_path, suffix=".mp4") as temporary:
         encode_video(sidecar, temporary)
