@@ -177,9 +177,10 @@ def validate_recipe(raw: Any, source: str) -> Recipe:
         if spec:
             specs.append(spec)
     if "stages" not in raw or isinstance(stages_value, dict):  # a wrong type is reported above
-        source_raw = raw.get("source") if isinstance(raw.get("source"), dict) else {}
+        source_value = raw.get("source")
+        kind = source_value.get("kind", "demo") if isinstance(source_value, dict) else "demo"
         known_names = [str(name) for name in stages_raw if name in STAGES]  # others: reported
-        errors += _check_order(known_names, source_raw.get("kind", "demo"))
+        errors += _check_order(known_names, kind)
     if top is not None and top.source.kind != "demo" and not top.source.path:
         errors.append(ConfigProblem("source.path", f"required for source kind {top.source.kind!r}"))
     if errors or top is None:

@@ -79,6 +79,7 @@ def chain_problems(row: Row) -> list[str]:
         problems.append(f"the distractor chain leads along {detour} into {path}")
     needles = row["needles"]
     for index, needle in enumerate(needles):
+        named: int | str | None  # the needle the clue names, or why it names none
         try:
             named = (
                 None if needle["clue_text"] is None else named_needle(needle["clue_text"], needles)

@@ -130,7 +130,8 @@ def letterbox(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     canvas = Image.new("RGB", size, CARD)
     scale = min(size[0] / image.width, size[1] / image.height)
     fitted = image.convert("RGB").resize(
-        (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.LANCZOS
+        (max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+        Image.Resampling.LANCZOS,
     )
     canvas.paste(fitted, ((size[0] - fitted.width) // 2, (size[1] - fitted.height) // 2))
     return canvas
