@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from longvid_pipeline.card import write_card
 from longvid_pipeline.query import connect
 from longvid_pipeline.recipe import Recipe, recipe_as_data
 from longvid_pipeline.shards import (
@@ -155,4 +156,5 @@ def write_manifest(
         write_report(out, validation)
         manifest["validation"] = {"json": "validation.json", "report": "validation.md"}
     write_atomic(path, json.dumps(manifest, indent=2, default=str).encode())
+    write_card(out, manifest)
     return manifest

@@ -6,12 +6,15 @@ Slow (a local Ray and real video work), so marked; CI still runs it via `make te
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from longvid_pipeline.cli import main
 from longvid_pipeline.query import run_query
+from longvid_pipeline.shards import committed_files
 
 pytestmark = pytest.mark.slow
 
@@ -24,6 +27,36 @@ SMALL_WORLD = [
     "ray.num_cpus=2",
     "shards.videos_per_commit=1",
 ]
+
+
+def assert_card_is_valid(out: Path, manifest: dict[str, Any]) -> None:
+    """OUT/README.md parses as a Hub dataset card whose configs list the committed files,
+    and every plot it links exists and is a valid PNG."""
+    from huggingface_hub import DatasetCard
+    from PIL import Image
+
+    card = DatasetCard.load(out / "README.md")
+    configs = {
+        config["config_name"]: config["data_files"][0]["path"] for config in card.data.configs
+    }
+    committed = {
+        table: sorted(str(p.relative_to(out)) for p in paths)
+        for table, paths in committed_files(out).items()
+    }
+    assert {table: sorted(paths) for table, paths in configs.items()} == committed
+    assert card.data.size_categories == ["n<1K"]
+    assert f"| {manifest['inputs']['total']} | {manifest['inputs']['kept']} |" in card.text
+    plots = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", card.text)
+    assert {Path(plot).stem for plot in plots} >= {
+        "durations",
+        "clips_per_video",
+        "qa_per_task",
+        "answer_letters",
+    }
+    for plot in plots:
+        with Image.open(out / plot) as image:
+            image.verify()
+            assert image.format == "PNG"
 
 
 def run_cli(out: Path, *extra: str) -> int:
@@ -49,6 +82,7 @@ def test_demo_builds_queries_and_resumes_without_duplicates(
         stage["inputs"] == 2 and stage["passed"] == 2 for stage in manifest["stages"].values()
     )
     assert "qa" in json.loads((out / "validation.json").read_text())["tables"]
+    assert_card_is_valid(out, manifest)
 
     task_rows = run_query(out, "select task, count(*) as n from qa group by task").to_pylist()
     tasks = {row["task"]: row["n"] for row in task_rows}
