@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from longvid_pipeline.card import CARD_DIR
 from longvid_pipeline.errors import DiskFullError, RunFailed, is_disk_full
 from longvid_pipeline.inputs import open_inputs
 from longvid_pipeline.item import ITEM_COLUMN, WorkItem
@@ -41,6 +42,8 @@ DERIVED = (
     "manifest.json",
     "validation.json",
     "validation.md",
+    "README.md",
+    CARD_DIR,
 )
 
 
