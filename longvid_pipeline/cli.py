@@ -38,6 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--check", action="store_true", help="validate the recipe and exit")
     run.add_argument("-v", "--verbose", action="store_true")
+    run.add_argument("-q", "--quiet", action="store_true", help="no live progress line")
+    run.add_argument(
+        "--progress-every",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="progress line interval when not on a terminal (default 30)",
+    )
     query = verbs.add_parser("query", help="run SQL with one DuckDB view per table")
     query.add_argument("out", help="output folder of a run")
     query.add_argument("sql", help='e.g. "select task, count(*) from qa group by task"')
@@ -79,7 +87,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     from longvid_pipeline.runner import run_recipe
 
-    result = run_recipe(recipe, Path(args.out) if args.out else None, force=args.force)
+    result = run_recipe(
+        recipe,
+        Path(args.out) if args.out else None,
+        force=args.force,
+        progress_every_s=None if args.quiet else args.progress_every,
+    )
     print(format_summary(result.manifest, result.wall_s, result.inputs_todo))
     return 0
 

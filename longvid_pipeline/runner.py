@@ -25,6 +25,7 @@ from longvid_pipeline.inputs import open_inputs
 from longvid_pipeline.item import ITEM_COLUMN, WorkItem
 from longvid_pipeline.manifest import write_manifest
 from longvid_pipeline.operators import add_operator, plan_operators
+from longvid_pipeline.progress import Progress
 from longvid_pipeline.recipe import Recipe
 from longvid_pipeline.shards import COMMITS_DIR, ShardWriter
 from longvid_pipeline.stage import RunContext
@@ -116,7 +117,11 @@ def init_ray(recipe: Recipe, out: Path) -> bool:
 
 
 def _stream(
-    items: list[WorkItem], recipe: Recipe, context: RunContext, writer: ShardWriter
+    items: list[WorkItem],
+    recipe: Recipe,
+    context: RunContext,
+    writer: ShardWriter,
+    progress: Progress | None,
 ) -> None:
     import ray.data
 
@@ -130,21 +135,31 @@ def _stream(
     for operator in plan_operators(recipe.stages, recipe.ray.fuse_cpu_stages):
         dataset = add_operator(dataset, operator, context)
     for batch in dataset.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=2):
-        writer.add(WorkItem.from_json(str(text)) for text in batch[ITEM_COLUMN])
+        finished = [WorkItem.from_json(str(text)) for text in batch[ITEM_COLUMN]]
+        writer.add(finished)
+        if progress is not None:
+            progress.add(finished)
         log.info("committed %d/%d inputs", writer.committed_items + writer.pending, len(items))
 
 
 def _run_streaming(
-    items: list[WorkItem], recipe: Recipe, context: RunContext, writer: ShardWriter, out: Path
+    items: list[WorkItem],
+    recipe: Recipe,
+    context: RunContext,
+    writer: ShardWriter,
+    out: Path,
+    progress: Progress | None,
 ) -> None:
     """Stream `items` through Ray into the writer; a failure that is not an input's fault
     (full disk, a dead worker) stops the run with an error that says what to do."""
     started_ray = init_ray(recipe, out)
     try:
         try:
-            _stream(items, recipe, context, writer)
+            _stream(items, recipe, context, writer, progress)
         finally:
             writer.close()
+            if progress is not None:
+                progress.close()
     except Exception as exc:
         if is_disk_full(exc):
             raise DiskFullError(
@@ -164,7 +179,12 @@ def _run_streaming(
             ray.shutdown()
 
 
-def run_recipe(recipe: Recipe, out: Path | None = None, force: bool = False) -> RunResult:
+def run_recipe(
+    recipe: Recipe,
+    out: Path | None = None,
+    force: bool = False,
+    progress_every_s: float | None = 30.0,
+) -> RunResult:
     """Run `recipe` into `out` (default: the recipe's `out`), resuming what is done."""
     started = time.time()
     out = Path(out or recipe.out).resolve()
@@ -182,7 +202,10 @@ def run_recipe(recipe: Recipe, out: Path | None = None, force: bool = False) -> 
             "%d inputs, %d already done, %d to do", len(items), len(items) - len(todo), len(todo)
         )
         if todo:
-            _run_streaming(todo, recipe, context, writer, out)
+            progress = (
+                None if progress_every_s is None else Progress(len(todo), every_s=progress_every_s)
+            )
+            _run_streaming(todo, recipe, context, writer, out, progress)
         input_ids = [item.input_id for item in items]
     wall_s = time.time() - started
     run_record = {

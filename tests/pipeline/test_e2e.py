@@ -59,8 +59,8 @@ def assert_card_is_valid(out: Path, manifest: dict[str, Any]) -> None:
             assert image.format == "PNG"
 
 
-def run_cli(out: Path, *extra: str) -> int:
-    args = ["run", "stages/demo.yaml", "--out", str(out)]
+def run_cli(out: Path, *extra: str, progress_every: float = 30.0) -> int:
+    args = ["run", "stages/demo.yaml", "--out", str(out), "--progress-every", str(progress_every)]
     for override in [*SMALL_WORLD, *extra]:
         args += ["--set", override]
     return main(args)
@@ -70,9 +70,11 @@ def test_demo_builds_queries_and_resumes_without_duplicates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "demo"
-    assert run_cli(out) == 0
-    summary = capsys.readouterr().out
-    assert "inputs: 2 = 2 kept + 0 rejected" in summary
+    assert run_cli(out, progress_every=0) == 0
+    printed = capsys.readouterr()
+    assert "inputs: 2 = 2 kept + 0 rejected" in printed.out
+    assert "progress: 1/2 inputs (50%)" in printed.err  # a line per input (interval 0)
+    assert "progress: 2/2 inputs (100%)" in printed.err
 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["inputs"] == {"total": 2, "kept": 2, "rejected": 0, "pending": 0}
