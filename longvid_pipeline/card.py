@@ -56,7 +56,7 @@ def card_facts(out: Path) -> dict[str, Any]:
                                      "GROUP BY 1 ORDER BY 1"),
         "licences": _rows(out, "SELECT coalesce(license, 'unknown'), count(*), round(sum(duration_s) / 3600, 3) "
                                "FROM videos GROUP BY 1 ORDER BY 2 DESC, 1"),
-        "niah_grid": _rows(out, "SELECT haystack_frames, depth, count(*) FROM niah GROUP BY ALL ORDER BY 1, 2")
+        "niah_grid": _rows(out, "SELECT length, depth, count(*) FROM niah GROUP BY ALL ORDER BY 1, 2")
         if has_niah else [],
     }  # fmt: skip
 
@@ -186,8 +186,8 @@ def _niah_grid(axes: Any, grid: list[tuple[Any, ...]]) -> None:
     image = axes.imshow(counts, cmap="Blues", aspect="auto", origin="lower")
     axes.set_xticks(range(len(lengths)), [str(length) for length in lengths])
     axes.set_yticks(range(len(depths)), [f"{depth:g}" for depth in depths])
-    axes.set_xlabel("haystack frames")
-    axes.set_ylabel("depth")
+    axes.set_xlabel("haystack length (frames)")
+    axes.set_ylabel("depth (%)")
     axes.set_title("NIAH samples per cell")
     axes.figure.colorbar(image, ax=axes)
 

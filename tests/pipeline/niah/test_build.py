@@ -53,6 +53,11 @@ def test_benchmark_build_covers_the_grid_and_resumes(
     expected = [("mh_niah", length, depth, 1) for length in (24, 40) for depth in (0, 100)]
     expected += [("v_niah", 30, 100, 2)]
     assert [tuple(cell.values()) for cell in cells] == expected
+    card = (out / "README.md").read_text()  # the dataset card shows the grid
+    assert (
+        "![niah_grid](card/niah_grid.png)" in card
+        and (out / "card" / "niah_grid.png").stat().st_size
+    )
     rejected = run_query(out, "SELECT stage, level, reason, count(*) FROM rejects GROUP BY ALL")
     assert [tuple(r.values()) for r in rejected.to_pylist()] == [
         ("niah", "input", "haystack_too_short", 2)
