@@ -14,7 +14,7 @@ from typing import Any
 
 from longvid_pipeline.config import ConfigError
 from longvid_pipeline.errors import DiskFullError, RunFailed
-from longvid_pipeline.recipe import DEFAULT_RECIPE, load_recipe
+from longvid_pipeline.recipe import DEFAULT_RECIPE, load_recipe, recipe_notices
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,6 +84,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(
             f"{args.recipe}: ok ({len(recipe.stages)} stages: {', '.join(s.name for s in recipe.stages)})"
         )
+        for notice in recipe_notices(recipe):
+            print(f"NOTE: {notice}")
         return 0
     from longvid_pipeline.runner import run_recipe
 
@@ -130,6 +132,7 @@ def format_summary(manifest: dict[str, Any], wall_s: float, todo: int) -> str:
         )
     if manifest["accounting_problems"]:
         lines.append("  ACCOUNTING PROBLEMS: " + "; ".join(manifest["accounting_problems"]))
+    lines += [f"  NOTE: {notice}" for notice in manifest.get("notices", [])]
     return "\n".join(lines)
 
 

@@ -13,6 +13,7 @@ one `ConfigError` naming the file, which the CLIs print without a traceback (exi
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import types
@@ -130,10 +131,12 @@ def param(
     max: float | None = None,
     choices: tuple[Any, ...] | None = None,
 ) -> Any:
-    """A config field: its default (shown in the recipe files), help and bounds."""
+    """A config field: its default (shown in the recipe files), help and bounds.
+
+    A mutable default (list, dict, or a nested section's instance) is copied per instance."""
     meta = {"help": help, "min": min, "max": max, "choices": choices}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from longvid_pipeline.ids import stable_hash
 
 ITEM_COLUMN = "item"
+BLOB_COLUMN = "blob"  # binary data one operator hands the next (prepared frames), never JSON
 BYTES_KEY = "$bytes"  # how a bytes value (a needle PNG) travels inside the item's JSON
 
 
@@ -71,6 +72,8 @@ class WorkItem:
         accounts: stage name -> StageAccount.
         validation: table -> expectation name -> {"evaluated": n, "failed": n}, summed by
             the writer into the run's validation report.
+        blob: bytes a stage hands the next operator beside the JSON (the caption stage's
+            prepared frames); travels in its own binary column, never in the JSON.
     """
 
     input_id: str
@@ -88,6 +91,7 @@ class WorkItem:
     failed_stage: str | None = None
     accounts: dict[str, StageAccount] = field(default_factory=dict)
     validation: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    blob: bytes | None = field(default=None, repr=False)
 
     @property
     def video_id(self) -> str | None:
@@ -130,10 +134,22 @@ class WorkItem:
         return self.accounts.setdefault(stage, StageAccount())
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), default=_encode)
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields.pop("blob")
+        return json.dumps({key: _plain(value) for key, value in fields.items()}, default=_encode)
 
     @classmethod
     def from_json(cls, text: str) -> WorkItem:
         raw = json.loads(text, object_hook=_decode)
         raw["accounts"] = {k: StageAccount(**v) for k, v in raw.get("accounts", {}).items()}
         return cls(**raw)
+
+
+def _plain(value: Any) -> Any:
+    """Dataclass values (stage accounts) as dicts, everything else as it is."""
+    if isinstance(value, dict):
+        return {
+            key: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
+            for key, v in value.items()
+        }
+    return value

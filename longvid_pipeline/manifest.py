@@ -17,7 +17,7 @@ from typing import Any
 
 from longvid_pipeline.card import write_card
 from longvid_pipeline.query import connect
-from longvid_pipeline.recipe import Recipe, recipe_as_data
+from longvid_pipeline.recipe import Recipe, recipe_as_data, recipe_notices
 from longvid_pipeline.shards import (
     WRITE_STAGE,
     read_commits,
@@ -147,6 +147,7 @@ def write_manifest(
             for stage in stage_order
         },
         "accounting_problems": stage_accounting(accounts, stage_order),
+        "notices": recipe_notices(recipe),
         "runs": [*previous.get("runs", []), run_record],
     }
     validation = sum_commit_validation(records)

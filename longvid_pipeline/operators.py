@@ -3,7 +3,8 @@
 By default consecutive CPU-only stages are fused into one operator (`ray.fuse_cpu_stages`):
 each worker runs the whole chain on its item, which keeps every core busy without a pool
 per stage. A GPU stage always gets an operator of its own, so CPU work (decode, resize)
-runs in CPU workers feeding a GPU actor pool. With fusion off, every stage is its own
+runs in CPU workers feeding a GPU actor pool; so does a stage that loads a model even on
+CPU (its pool size is its own). With fusion off, every stage is its own
 operator and scales on its own (large clusters).
 """
 
@@ -41,13 +42,15 @@ def _merge(specs: list[StageSpec]) -> Operator:
 
 
 def plan_operators(specs: list[StageSpec], fuse_cpu_stages: bool) -> list[Operator]:
-    """Group stages into operators, in recipe order."""
+    """Group stages into operators, in recipe order (a stage may run as several, e.g. the
+    caption stage's CPU frame preparation before its model actors)."""
+    specs = [part for spec in specs for part in spec.stage_cls.operator_specs(spec)]
     if not fuse_cpu_stages:
         return [_merge([spec]) for spec in specs]
     operators: list[Operator] = []
     group: list[StageSpec] = []
     for spec in specs:
-        if spec.resources.num_gpus:
+        if spec.stage_cls.stands_alone(spec):
             if group:
                 operators.append(_merge(group))
                 group = []
@@ -59,9 +62,31 @@ def plan_operators(specs: list[StageSpec], fuse_cpu_stages: bool) -> list[Operat
     return operators
 
 
+def check_fits(operators: list[Operator], cpus: float, gpus: float) -> str | None:
+    """Why the operators cannot all run at once on a cluster of `cpus` and `gpus`, or None.
+
+    Every operator needs one worker running for items to flow (an actor pool holds its
+    actors for the whole run), so the sum of one worker per operator must fit; otherwise
+    Ray Data waits forever for a worker that can never be scheduled."""
+    need_cpus = sum(op.resources.num_cpus for op in operators)
+    need_gpus = sum(op.resources.num_gpus for op in operators)
+    if need_cpus <= cpus + 1e-9 and need_gpus <= gpus + 1e-9:
+        return None
+    parts = ", ".join(
+        f"{op.name} {op.resources.num_cpus:g} CPU"
+        + (f" {op.resources.num_gpus:g} GPU" if op.resources.num_gpus else "")
+        for op in operators
+    )
+    return (
+        f"the recipe's operators need {need_cpus:g} CPUs and {need_gpus:g} GPUs at once "
+        f"({parts}) but Ray has {cpus:g} CPUs and {gpus:g} GPUs: lower "
+        "stages.<name>.resources.num_cpus / num_gpus (fractions are fine) or add machines"
+    )
+
+
 def _run_chain_task(
     batch: dict[str, Any], specs: list[StageSpec], context: RunContext
-) -> dict[str, list[str]]:
+) -> dict[str, list[Any]]:
     """Task body for stateless chains: building the stages is cheap, so build per batch."""
     return StageChain(specs, context)(batch)
 

@@ -216,6 +216,15 @@ def load_recipe(path: str | Path | None, overrides: list[str] | None = None) -> 
     return recipe
 
 
+def recipe_notices(recipe: Recipe) -> list[str]:
+    """What the user should know about this recipe before reading its output (e.g. that
+    no captioner is configured): each stage config's `notices()`, in stage order."""
+    notices: list[str] = []
+    for spec in recipe.stages:
+        notices += getattr(spec.config, "notices", list)()
+    return notices
+
+
 def recipe_as_data(recipe: Recipe) -> dict[str, Any]:
     """The recipe as it ran: every stage's full config, defaults included."""
     return {

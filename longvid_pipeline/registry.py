@@ -36,6 +36,10 @@ STAGES: dict[str, StageEntry] = {
         "longvid_pipeline.stages.caption:CaptionStage",
         "longvid_pipeline.captioning.config:CaptionConfig",
     ),
+    "summarize": StageEntry(
+        "longvid_pipeline.stages.summarize:SummarizeStage",
+        "longvid_pipeline.captioning.config:SummarizeConfig",
+    ),
     "qa": StageEntry("longvid_pipeline.stages.qa:QAStage", "longvid_pipeline.qa.config:QAConfig"),
     "validate": StageEntry(
         "longvid_pipeline.stages.validate:ValidateStage",
@@ -51,6 +55,7 @@ REQUIRES: dict[str, str | None] = {
     "fetch": None,
     "segment": "fetch",
     "caption": "segment",
+    "summarize": "caption",
     "qa": "caption",
     "validate": None,  # runs last, after the entry stage (recipe._check_order)
     "niah": None,

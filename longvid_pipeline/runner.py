@@ -24,7 +24,7 @@ from longvid_pipeline.errors import DiskFullError, RunFailed, is_disk_full
 from longvid_pipeline.inputs import open_inputs
 from longvid_pipeline.item import ITEM_COLUMN, WorkItem
 from longvid_pipeline.manifest import write_manifest
-from longvid_pipeline.operators import add_operator, plan_operators
+from longvid_pipeline.operators import add_operator, check_fits, plan_operators
 from longvid_pipeline.progress import Progress
 from longvid_pipeline.recipe import Recipe
 from longvid_pipeline.shards import COMMITS_DIR, ShardWriter
@@ -130,9 +130,14 @@ def _stream(
     data_context = ray.data.DataContext.get_current()
     data_context.enable_progress_bars = False
     data_context.execution_options.preserve_order = False
+    operators = plan_operators(recipe.stages, recipe.ray.fuse_cpu_stages)
+    available = ray.cluster_resources()
+    problem = check_fits(operators, available.get("CPU", 0.0), available.get("GPU", 0.0))
+    if problem:
+        raise RunFailed(problem)
     rows = [{"input_id": item.input_id, ITEM_COLUMN: item.to_json()} for item in items]
     dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
-    for operator in plan_operators(recipe.stages, recipe.ray.fuse_cpu_stages):
+    for operator in operators:
         dataset = add_operator(dataset, operator, context)
     for batch in dataset.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=2):
         finished = [WorkItem.from_json(str(text)) for text in batch[ITEM_COLUMN]]
@@ -160,6 +165,8 @@ def _run_streaming(
             writer.close()
             if progress is not None:
                 progress.close()
+    except RunFailed:
+        raise  # already says what went wrong and what to do
     except Exception as exc:
         if is_disk_full(exc):
             raise DiskFullError(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from longvid_pipeline.config import param
 from longvid_pipeline.errors import is_disk_full
-from longvid_pipeline.item import ITEM_COLUMN, WorkItem
+from longvid_pipeline.item import BLOB_COLUMN, ITEM_COLUMN, WorkItem
 from longvid_pipeline.registry import stage_class
 
 if TYPE_CHECKING:  # light on purpose: recipe checks import this module
@@ -80,6 +80,18 @@ class Stage:
         self.context = context
         self._ready = False
 
+    @classmethod
+    def operator_specs(cls, spec: StageSpec) -> list[StageSpec]:
+        """The operators this stage runs as, in order. Default: itself. A model stage may
+        put a CPU preparation stage (decode, resize) before itself so CPU workers feed it."""
+        return [spec]
+
+    @classmethod
+    def stands_alone(cls, spec: StageSpec) -> bool:
+        """True when the stage needs an operator of its own (never fused with CPU stages):
+        a GPU stage, or a model stage whose pool size must be its own."""
+        return bool(spec.resources.num_gpus)
+
     def setup(self) -> None:
         """Load heavy things (models, binaries) once per worker. Default: nothing."""
 
@@ -118,19 +130,27 @@ class Stage:
             account.rejected += 1
         return item
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[str]]:
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         """Ray Data batch entry point: JSON items in, JSON items out, same shape always."""
         return run_batch([self], batch)
 
 
-def run_batch(stages: list[Stage], batch: dict[str, np.ndarray]) -> dict[str, list[str]]:
-    """Decode a batch's items once, run them through `stages` in order, encode them once."""
+def run_batch(stages: list[Stage], batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
+    """Decode a batch's items once, run them through `stages` in order, encode them once.
+
+    Every operator returns the same three columns: the input id, the item as JSON, and
+    the item's blob (bytes one stage hands the next, b"" when none)."""
     items = [WorkItem.from_json(str(text)) for text in batch[ITEM_COLUMN]]
+    blobs = batch.get(BLOB_COLUMN)
+    if blobs is not None:
+        for item, blob in zip(items, blobs, strict=True):
+            item.blob = bytes(blob) if blob is not None and len(blob) else None
     for stage in stages:
         items = [stage.run_item(item) for item in items]
     return {
         "input_id": [item.input_id for item in items],
         ITEM_COLUMN: [item.to_json() for item in items],
+        BLOB_COLUMN: [item.blob or b"" for item in items],
     }
 
 
@@ -144,10 +164,13 @@ class StageSpec:
     name: str
     config: Any
     resources: Resources = field(default_factory=Resources)
+    implementation: type[Stage] | None = None  # the class itself, not the registry's
 
     @property
     def stage_cls(self) -> type[Stage]:
-        return stage_class(self.name)
+        """The registered class of `name`, or `implementation` when given (a stage that
+        runs as several operators names its parts' classes; benchmarks wrap a stage)."""
+        return self.implementation or stage_class(self.name)
 
 
 class StageChain:
@@ -161,5 +184,5 @@ class StageChain:
     def __init__(self, specs: list[StageSpec], context: RunContext) -> None:
         self.stages = [spec.stage_cls(spec.config, context) for spec in specs]
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[str]]:
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         return run_batch(self.stages, batch)

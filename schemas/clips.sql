@@ -1,4 +1,4 @@
--- One row per clip span of a video. Contract version 1.
+-- One row per clip span of a video. Contract version 2 (2: caption_source names every backend, model backends).
 CREATE TABLE clips (
     clip_id VARCHAR NOT NULL,
     video_id VARCHAR NOT NULL,
@@ -32,8 +32,8 @@ COMMENT ON COLUMN clips.black_score IS 'share of near-black / blank sampled fram
 COMMENT ON COLUMN clips.static_score IS '1 - normalized motion between sampled frames, 0..1 (1 = static)';
 COMMENT ON COLUMN clips.quality_score IS 'sharpness-based quality, 0..1 (1 = sharp)';
 COMMENT ON COLUMN clips.caption IS 'caption of the clip; null before the caption stage';
-COMMENT ON COLUMN clips.caption_source IS 'annotations | subtitles | vlm';
-COMMENT ON COLUMN clips.caption_model IS 'model id or path of the captioner, or the sidecar kind';
-COMMENT ON COLUMN clips.attributes IS 'JSON list of structured events inside the clip when known (demo world ground truth)';
+COMMENT ON COLUMN clips.caption_source IS 'caption backends that wrote the caption, joined by +: annotations | subtitles | transformers | vllm (e.g. transformers+subtitles); all configured ones when the caption is null';
+COMMENT ON COLUMN clips.caption_model IS 'what each backend in caption_source used, joined by +: model id or path, demo-world-sidecar, <format>:<file> of dataset annotations, subtitle-cues[+chapters]';
+COMMENT ON COLUMN clips.attributes IS 'JSON list of the labelled events inside the clip when known (annotations: span clipped to the clip, event_start_s/event_end_s, caption; demo world adds shape, color, action, background)';
 COMMENT ON COLUMN clips.clip_uri IS 'the clip as its own mp4, relative to the output folder; null unless segment.write_clip_files';
 COMMENT ON COLUMN clips.clip_cut IS 'how the clip file was cut: copy (stream copy from a keyframe) | reencode; null without a clip file';

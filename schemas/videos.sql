@@ -1,4 +1,4 @@
--- One row per fetched and normalized video. Contract version 1.
+-- One row per fetched and normalized video. Contract version 2 (2: timeline, summary, summary_model).
 CREATE TABLE videos (
     video_id VARCHAR NOT NULL,
     input_id VARCHAR NOT NULL,
@@ -25,6 +25,9 @@ CREATE TABLE videos (
     sample_fps DOUBLE,
     sample_timestamps DOUBLE[],
     timestamp_prompt VARCHAR,
+    timeline VARCHAR,
+    summary VARCHAR,
+    summary_model VARCHAR,
     fetched_at TIMESTAMP WITH TIME ZONE NOT NULL
 );
 COMMENT ON COLUMN videos.video_id IS 'sha256-derived id of the canonical source (extractor:id for sites, content hash for direct files); safe in paths';
@@ -52,4 +55,7 @@ COMMENT ON COLUMN videos.sample_frames IS 'sampling plan: frame count T for the 
 COMMENT ON COLUMN videos.sample_fps IS 'sampling plan: the sampling fps the plan was computed with';
 COMMENT ON COLUMN videos.sample_timestamps IS 'sampling plan: the T frame timestamps in seconds';
 COMMENT ON COLUMN videos.timestamp_prompt IS 'sampling plan: the timestamp prompt that precedes questions';
+COMMENT ON COLUMN videos.timeline IS 'captioned timeline: JSON list of the captioned clips in time order, [{start_s, end_s, caption, source, model}], whatever backend produced them; null before the caption stage';
+COMMENT ON COLUMN videos.summary IS 'description of the whole video: a text LLM''s (summarize stage) or the timeline as ordered lines with times';
+COMMENT ON COLUMN videos.summary_model IS 'what wrote the summary: the text LLM id or path, or timeline (the ordered concatenation)';
 COMMENT ON COLUMN videos.fetched_at IS 'UTC time the fetch stage finished this video';

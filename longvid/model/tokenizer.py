@@ -44,10 +44,15 @@ def token_id(tokenizer: PreTrainedTokenizerBase, token: str) -> int:
 
 
 def tiny_tokenizer(
-    vocab_size: int = 384, corpus: tuple[str, ...] = TINY_CORPUS
+    vocab_size: int = 384,
+    corpus: tuple[str, ...] = TINY_CORPUS,
+    extra_special_tokens: tuple[str, ...] = (),
 ) -> PreTrainedTokenizerFast:
-    """A byte-level BPE with ChatML special tokens and <video>, trained on `corpus`."""
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", VIDEO_TOKEN]
+    """A byte-level BPE with ChatML special tokens and <video>, trained on `corpus`.
+
+    `extra_special_tokens` adds a model family's own markers (e.g. Qwen-VL's
+    <|vision_start|> and <|video_pad|>), each one token that text never splits into."""
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", VIDEO_TOKEN, *extra_special_tokens]
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
@@ -62,7 +67,7 @@ def tiny_tokenizer(
         tokenizer_object=backend,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        additional_special_tokens=["<|im_start|>", VIDEO_TOKEN],
+        additional_special_tokens=["<|im_start|>", VIDEO_TOKEN, *extra_special_tokens],
     )
     tokenizer.chat_template = CHATML_TEMPLATE
     return tokenizer

@@ -1,9 +1,10 @@
-"""What every caption backend shares: the one-clip answer (`ClipCaption`), the backend
-interface, and aligning timed spans (events, cues) to clip spans."""
+"""What every caption backend shares: the one-clip answer (`ClipCaption`), a video's
+answer (`Captions`), the backend interface, and aligning timed spans (events, cues) to
+clip spans."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from longvid_pipeline.item import WorkItem
@@ -17,8 +18,25 @@ class ClipCaption:
     attributes: list[dict[str, Any]] | None = None
 
 
+@dataclass(frozen=True)
+class Captions:
+    """A backend's answer for one video: a caption per clip, what produced them, and the
+    clips it failed on (position in the clip list -> (reason, detail)), which the stage
+    turns into clip-level rejects."""
+
+    model: str
+    clips: list[ClipCaption]
+    failed: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+
 class Captioner(Protocol):
-    """A caption backend: built from the stage config, set up once, then called per video."""
+    """A caption backend: built from the stage config, set up once, then called per video.
+
+    A backend with no source for a video (no sidecar, no cues) raises
+    `Reject("no_captions_source", ...)`. Model backends also have `setup_prep()` and
+    `prepare(item)`: the CPU half (decode and resize frames) that runs in the stage's prep
+    workers; its result reaches `caption_clips` as `prepared`.
+    """
 
     source: ClassVar[str]
 
@@ -26,9 +44,9 @@ class Captioner(Protocol):
 
     def setup(self) -> None: ...
 
-    def model_name(self, item: WorkItem) -> str: ...
-
-    def caption_clips(self, item: WorkItem, clips: list[dict[str, Any]]) -> list[ClipCaption]: ...
+    def caption_clips(
+        self, item: WorkItem, clips: list[dict[str, Any]], prepared: Any = None
+    ) -> Captions: ...
 
 
 def overlap_s(a_start: float, a_end: float, b_start: float, b_end: float) -> float:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import shutil
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from longvid_pipeline.captioning.formats import parse_annotation_text
 from longvid_pipeline.fetching.download import (
     CheckedRedirects,
     Fetched,
@@ -35,7 +37,10 @@ def read_annotations(
     retries: int,
     backoff_s: float,
 ) -> dict[str, Any] | None:
-    """Ground truth from `annotations_url` (same safety rules) or `annotations_path`."""
+    """Annotations from `annotations_url` (same safety rules) or `annotations_path`.
+
+    A JSON object is kept as it is; JSONL (or a JSON list) as {"records": rows}, so the
+    caption stage can read any dataset format (`captioning.formats`)."""
     url, path = source.get("annotations_url"), source.get("annotations_path")
     if not url and not path:
         return None
@@ -44,14 +49,12 @@ def read_annotations(
             text = read_url(str(url), guard, timeout_s, retries, backoff_s)
         else:
             text = Path(str(path)).read_bytes()
-        value = json.loads(text)
+        name = urllib.parse.urlsplit(str(url)).path if url else str(path)
+        return parse_annotation_text(text.decode("utf-8"), name)
     except Reject as failure:
         raise Reject("bad_annotations", f"{failure.reason}: {failure.detail}") from failure
     except (OSError, ValueError) as exc:
         raise Reject("bad_annotations", f"{type(exc).__name__}: {exc}") from exc
-    if not isinstance(value, dict):
-        raise Reject("bad_annotations", f"expected a JSON object, got {type(value).__name__}")
-    return value
 
 
 def read_url(

@@ -160,11 +160,13 @@ def _ends_sentence(
 ) -> bool | None:
     """A generator cut at its token limit stops mid-word; a finished caption ends a sentence.
 
-    Rows whose `skip_column` is in `skip_values` are not judged (None): subtitle cues are
-    verbatim speech, whole words without sentence punctuation.
+    Rows whose `skip_column` ends with one of `skip_values` are not judged (None): subtitle
+    cues are verbatim speech, whole words without sentence punctuation, and a combined
+    caption ("transformers+subtitles") ends with its last backend's text.
     """
     text = row.get(column)
-    if text is None or (skip_column and row.get(skip_column) in (skip_values or [])):
+    last_part = str(row.get(skip_column) or "").rsplit("+", 1)[-1] if skip_column else None
+    if text is None or (last_part and last_part in (skip_values or [])):
         return None
     return bool(_SENTENCE_END.search(str(text)))
 

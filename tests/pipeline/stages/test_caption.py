@@ -6,11 +6,12 @@ boundary, one event is shorter than min_overlap_s, and the last clip holds nothi
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from typing import Any
 
 import pytest
-from support.rows import example_clip
+from support.rows import example_clip, example_video
 from support.sidecars import demo_sidecar
 
 from longvid_pipeline.captioning.annotations import AnnotationCaptioner
@@ -125,7 +126,7 @@ def test_subtitle_captions_join_overlapping_cues() -> None:
         {"start_s": 7.9, "end_s": 8.05, "text": "Quick."},  # tiny: goes to its larger share
         {"start_s": 9.0, "end_s": 11.0, "text": "Welcome back."},
     ]
-    item = run_caption(make_item(subtitles=cues), backend="subtitles")
+    item = run_caption(make_item(subtitles=cues), backends=["subtitles"])
     assert [clip["caption"] for clip in item.clips] == [
         "Hello there. Quick.",
         "Welcome back.",
@@ -143,13 +144,50 @@ def test_subtitle_captions_join_overlapping_cues() -> None:
 def test_missing_caption_source_rejects_the_input(
     backend: str, annotations: dict[str, Any] | None
 ) -> None:
-    item = run_caption(make_item(annotations=annotations), backend=backend)
+    item = run_caption(make_item(annotations=annotations), backends=[backend])
     assert item.failed_stage == "caption"
     assert [reject["reason"] for reject in item.rejects] == ["no_captions_source"]
     assert item.accounts["caption"].rejected == 1
 
 
-def test_backends_come_from_the_registry_and_config_checks_the_name() -> None:
+def test_backends_come_from_the_registry_and_config_checks_the_names() -> None:
     assert backend_class("annotations") is AnnotationCaptioner
-    _, errors = build_section(CaptionConfig, {"backend": "whisper"}, "stages.caption")
-    assert [error.key for error in errors] == ["stages.caption.backend"]
+    for backends, complaint in [
+        (["whisper"], "unknown backend 'whisper'"),
+        ([], "name at least one"),
+        (["subtitles", "subtitles"], "at most once"),
+        (["transformers", "vllm"], "one model backend at a time"),
+    ]:
+        _, errors = build_section(CaptionConfig, {"backends": backends}, "stages.caption")
+        assert [error.key for error in errors] == ["stages.caption"]
+        assert complaint in errors[0].message
+
+
+def test_vllm_without_its_extra_names_the_extra() -> None:
+    """vLLM is an optional extra that `make test` never installs."""
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed here")
+    _, errors = build_section(CaptionConfig, {"backends": ["vllm"]}, "stages.caption")
+    assert "pip install 'longvid[vllm]'" in errors[0].message
+
+
+def test_the_timeline_and_a_concatenated_summary_go_on_the_video() -> None:
+    item = run_caption(make_item(annotations=sidecar()))
+    timeline = json.loads(item.video["timeline"])
+    assert [(e["start_s"], e["end_s"]) for e in timeline] == [(0.0, 8.0), (8.0, 16.0), (16.0, 20.0)]
+    assert {e["source"] for e in timeline} == {"annotations"}
+    assert item.video["summary"].splitlines()[0] == (
+        "[0.0s-8.0s] A red circle bounces. A blue square spins."
+    )
+    assert item.video["summary_model"] == "timeline"
+    schema = arrow_schema("videos")
+    row = example_video(**{k: v for k, v in item.video.items() if k != "video_id"})
+    assert row_problem(row, schema) is None
+
+
+def test_without_any_source_keep_leaves_clips_uncaptioned() -> None:
+    item = run_caption(make_item(), backends=["subtitles"], missing_source="keep")
+    assert item.alive and len(item.clips) == 4
+    assert {clip["caption"] for clip in item.clips} == {None}
+    assert {clip["caption_source"] for clip in item.clips} == {"subtitles"}
+    assert json.loads(item.video["timeline"]) == [] and item.video["summary"] is None

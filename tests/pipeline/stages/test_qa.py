@@ -101,7 +101,7 @@ def captioned_item(
     item.annotations = annotations or sidecar()
     item.subtitles = subtitles or []
     item.clips = [clip_row(i, start, end) for i, (start, end) in enumerate(clip_spans)]
-    config, errors = build_section(CaptionConfig, {"backend": backend}, "stages.caption")
+    config, errors = build_section(CaptionConfig, {"backends": [backend]}, "stages.caption")
     assert errors == []
     return CaptionStage(config, RunContext(out_dir="unused")).run_item(item)
 
