@@ -81,6 +81,7 @@ class VLMConfig:
         "Qwen families: cap on pixels per frame (fewer tokens per clip); null: the model's",
         min=28 * 28,
     )
+    clips_per_batch: int = param(8, "clips per generate call (halved on out-of-memory)", min=1)
     label: str = param("Visual", "prefix of this backend's text when it is not the first")
 
 
@@ -88,16 +89,15 @@ class VLMConfig:
 class TransformersConfig(VLMConfig):
     """Backend `transformers`: a Hugging Face VLM in each actor of the stage's pool."""
 
-    clips_per_batch: int = param(8, "clips per generate call (halved on out-of-memory)", min=1)
     dtype: str = param("auto", "auto: bfloat16 on GPU, float32 on CPU", choices=DTYPES)
     device: str = param("auto", "auto: cuda when the actor has a GPU, else cpu")
 
 
 @dataclass
 class VLLMCaptionConfig(VLMConfig):
-    """Backend `vllm`: Ray Data LLM processors with vLLM engines (optional extra)."""
+    """Backend `vllm`: a vLLM engine per actor of the stage's pool (optional extra)."""
 
-    engine: VLLMEngineConfig = param(VLLMEngineConfig(), "engine pool")
+    engine: VLLMEngineConfig = param(VLLMEngineConfig(), "the vLLM engine of each actor")
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Recipe sections shared by every stage that runs a model (light: no model imports).
 
 `TextLLMConfig` is what a text-LLM backend needs (the summarize stage, the QA stage's
-`llm` generator); `VLLMEngineConfig` is how a vLLM engine pool is sized on Ray Data.
+`llm` generator); `VLLMEngineConfig` is how each actor's vLLM engine runs (the pool size
+is the stage's `resources.concurrency`, its GPUs `resources.num_gpus`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,8 @@ DTYPES = ("auto", "bfloat16", "float16", "float32")
 
 @dataclass
 class VLLMEngineConfig:
-    """How the `vllm` backend's engines run (Ray Data LLM processor)."""
+    """How the `vllm` backend's engine runs in each actor."""
 
-    replicas: int = param(1, "vLLM engine actors (data parallel)", min=1)
-    batch_size: int = param(16, "requests per batch sent to an engine", min=1)
     tensor_parallel_size: int = param(1, "GPUs per engine (tensor parallel)", min=1)
     gpu_memory_utilization: float = param(
         0.85, "share of each GPU's memory vLLM may take", min=0.05, max=1.0

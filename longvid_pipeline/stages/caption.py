@@ -65,7 +65,7 @@ class CaptionStage(Stage):
     @classmethod
     def operator_specs(cls, spec: StageSpec) -> list[StageSpec]:
         """A model backend gets CPU prep workers in front of its actors."""
-        if spec.config.model_backend != "transformers":
+        if spec.config.model_backend is None:
             return [spec]
         prep = spec.config.prep
         resources = Resources(
