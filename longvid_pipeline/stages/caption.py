@@ -169,7 +169,7 @@ class CaptionPrepStage(Stage):
     """
 
     name: ClassVar[str] = "caption_prep"
-    uses_actor: ClassVar[bool] = False
+    uses_actor: ClassVar[bool] = True  # reads the checkpoint's configs once per worker
     Config: ClassVar[type] = CaptionConfig
 
     def setup(self) -> None:

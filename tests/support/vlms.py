@@ -134,3 +134,36 @@ def tiny_text_llm(folder: Path, seed: int = 0) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def random_qwen2_vl_2b(folder: Path, seed: int = 0) -> Path:
+    """A random-weight model with Qwen2-VL-2B-Instruct's sizes (benchmarks on a GPU), with
+    the tiny tokenizer (the vocabulary stays 151936 rows; unused rows cost memory only)."""
+    import torch
+    from transformers import AutoModelForImageTextToText, Qwen2VLConfig
+
+    tokenizer = tiny_tokenizer(extra_special_tokens=QWEN_SPECIALS)
+    ids = tokenizer.convert_tokens_to_ids(list(QWEN_SPECIALS))
+    text = {**_text_fields(tokenizer), "vocab_size": 151936, "hidden_size": 1536,
+            "intermediate_size": 8960, "num_hidden_layers": 28, "num_attention_heads": 12,
+            "num_key_value_heads": 2, "max_position_embeddings": 32768,
+            "rope_parameters": {"rope_type": "default", "mrope_section": [16, 24, 24],
+                                "rope_theta": 1e6}}  # fmt: skip
+    vision = {"depth": 32, "embed_dim": 1280, "hidden_size": 1536, "num_heads": 16,
+              "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2}  # fmt: skip
+    config = Qwen2VLConfig(
+        text_config=text,
+        vision_config=vision,
+        vision_start_token_id=ids[0],
+        vision_end_token_id=ids[1],
+        video_token_id=ids[2],
+        image_token_id=ids[3],
+    )
+    torch.manual_seed(seed)
+    model = AutoModelForImageTextToText.from_config(config, dtype=torch.bfloat16)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    processor = {"min_pixels": 128 * 28 * 28, "max_pixels": 768 * 28 * 28}
+    (folder / "video_preprocessor_config.json").write_text(json.dumps(processor))
+    return folder
