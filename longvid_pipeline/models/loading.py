@@ -70,3 +70,22 @@ def left_pad(sequences: list[list[int]], pad_id: int, device: Any) -> tuple[Any,
 def clean_text(text: str) -> str | None:
     """Generated text with whitespace collapsed; None when nothing is left."""
     return " ".join(text.split()) or None
+
+
+def greedy_texts(
+    model: Any, tokenizer: Any, input_ids: Any, mask: Any, max_new_tokens: int, **inputs: Any
+) -> list[str | None]:
+    """What `model` writes after each left-padded prompt, greedily (reproducible)."""
+    import torch
+
+    with torch.inference_mode():
+        output = model.generate(
+            input_ids=input_ids,
+            attention_mask=mask,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+            **inputs,
+        )
+    texts = tokenizer.batch_decode(output[:, input_ids.shape[1] :], skip_special_tokens=True)
+    return [clean_text(text) for text in texts]

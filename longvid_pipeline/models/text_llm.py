@@ -16,11 +16,20 @@ from __future__ import annotations
 from typing import Any
 
 from longvid_pipeline.models.batching import AdaptiveBatcher, BatchRun
-from longvid_pipeline.models.loading import clean_text, device_and_dtype, left_pad, load_tokenizer
+from longvid_pipeline.models.loading import (
+    device_and_dtype,
+    greedy_texts,
+    left_pad,
+    load_tokenizer,
+)
 
 
-class TransformersTextLLM:
-    """A causal LM loaded once per actor."""
+class TextLLM:
+    """What every text LLM backend shares: settings, the model's name, batched answers
+    with out-of-memory backoff. Subclasses load in `setup` and answer a batch in
+    `_generate_batch`."""
+
+    batcher: AdaptiveBatcher
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
@@ -30,6 +39,20 @@ class TransformersTextLLM:
         return str(self.settings.model)
 
     def setup(self) -> None:
+        raise NotImplementedError
+
+    def generate(self, prompts: list[str]) -> BatchRun[str]:
+        """One answer per prompt; failures (out of memory alone, errors) by position."""
+        return self.batcher.run(prompts, self._generate_batch)
+
+    def _generate_batch(self, prompts: list[str]) -> list[str | None]:
+        raise NotImplementedError
+
+
+class TransformersTextLLM(TextLLM):
+    """A causal LM loaded once per actor."""
+
+    def setup(self) -> None:
         from transformers import AutoModelForCausalLM
 
         self.device, self.dtype = device_and_dtype(self.settings.device, self.settings.dtype)
@@ -37,10 +60,6 @@ class TransformersTextLLM:
         model = AutoModelForCausalLM.from_pretrained(self.settings.model, dtype=self.dtype)
         self.model = model.to(self.device).eval()
         self.batcher = AdaptiveBatcher(self.settings.batch_size)
-
-    def generate(self, prompts: list[str]) -> BatchRun[str]:
-        """One answer per prompt; failures (out of memory alone, errors) by position."""
-        return self.batcher.run(prompts, self._generate_batch)
 
     def _ids(self, prompt: str) -> list[int]:
         if getattr(self.tokenizer, "chat_template", None):
@@ -54,20 +73,9 @@ class TransformersTextLLM:
         return list(self.tokenizer(prompt).input_ids)
 
     def _generate_batch(self, prompts: list[str]) -> list[str | None]:
-        import torch
-
         input_ids, mask = left_pad(
             [self._ids(p) for p in prompts], self.tokenizer.pad_token_id, self.device
         )
-        with torch.inference_mode():
-            output = self.model.generate(
-                input_ids=input_ids,
-                attention_mask=mask,
-                max_new_tokens=self.settings.max_new_tokens,
-                do_sample=False,
-                pad_token_id=self.tokenizer.pad_token_id,
-            )
-        texts = self.tokenizer.batch_decode(
-            output[:, input_ids.shape[1] :], skip_special_tokens=True
+        return greedy_texts(
+            self.model, self.tokenizer, input_ids, mask, self.settings.max_new_tokens
         )
-        return [clean_text(text) for text in texts]

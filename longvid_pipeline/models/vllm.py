@@ -23,7 +23,7 @@ import base64
 import io
 from typing import Any, ClassVar
 
-from longvid_pipeline.models.batching import AdaptiveBatcher, BatchRun
+from longvid_pipeline.models.batching import AdaptiveBatcher
 from longvid_pipeline.models.loading import clean_text
 from longvid_pipeline.models.prepare import (
     FrameCaptioner,
@@ -31,6 +31,7 @@ from longvid_pipeline.models.prepare import (
     PreparedVideo,
     Preprocessing,
 )
+from longvid_pipeline.models.text_llm import TextLLM
 
 
 def _engine(model: str, engine: Any, images_per_prompt: int = 0) -> Any:
@@ -103,23 +104,14 @@ class VLLMCaptioner(FrameCaptioner):
         return _chat(self.llm, conversations, self.params)
 
 
-class VLLMTextLLM:
+class VLLMTextLLM(TextLLM):
     """Text LLM backend `vllm`: same interface as `TransformersTextLLM`."""
-
-    def __init__(self, settings: Any) -> None:
-        self.settings = settings
-
-    @property
-    def model_name(self) -> str:
-        return str(self.settings.model)
 
     def setup(self) -> None:
         self.llm = _engine(str(self.settings.model), self.settings.vllm)
         self.params = _sampling(self.settings.max_new_tokens)
         self.batcher = AdaptiveBatcher(self.settings.batch_size)
 
-    def generate(self, prompts: list[str]) -> BatchRun[str]:
-        def chat(batch: list[str]) -> list[str | None]:
-            return _chat(self.llm, [[{"role": "user", "content": p}] for p in batch], self.params)
-
-        return self.batcher.run(prompts, chat)
+    def _generate_batch(self, prompts: list[str]) -> list[str | None]:
+        conversations = [[{"role": "user", "content": prompt}] for prompt in prompts]
+        return _chat(self.llm, conversations, self.params)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from longvid_pipeline.models.loading import clean_text, device_and_dtype, left_pad, load_tokenizer
+from longvid_pipeline.models.loading import device_and_dtype, greedy_texts, left_pad, load_tokenizer
 from longvid_pipeline.models.prepare import FrameCaptioner, PreparedClip, Preprocessing
 from longvid_pipeline.models.vision import pixel_inputs
 
@@ -62,8 +62,6 @@ class VisionLanguageModel:
 
     def generate(self, clips: list[PreparedClip]) -> list[str | None]:
         """Greedy captions of a batch of clips (raises torch's OOM for the batcher)."""
-        import torch
-
         spec, prep = self.preprocessing.spec, self.preprocessing
         counts = [spec.token_count(c.frames.shape[0], *c.frames.shape[1:3]) for c in clips]
         input_ids, mask = left_pad(
@@ -75,19 +73,9 @@ class VisionLanguageModel:
         )  # fmt: skip
         if spec.family.resize == "smart":  # M-RoPE needs to know which tokens are video
             inputs["mm_token_type_ids"] = (input_ids == self.prompt.video_token_id).int() * 2
-        with torch.inference_mode():
-            output = self.model.generate(
-                input_ids=input_ids,
-                attention_mask=mask,
-                max_new_tokens=self.settings.max_new_tokens,
-                do_sample=False,
-                pad_token_id=self.tokenizer.pad_token_id,
-                **inputs,
-            )
-        texts = self.tokenizer.batch_decode(
-            output[:, input_ids.shape[1] :], skip_special_tokens=True
+        return greedy_texts(
+            self.model, self.tokenizer, input_ids, mask, self.settings.max_new_tokens, **inputs
         )
-        return [clean_text(text) for text in texts]
 
 
 class TransformersCaptioner(FrameCaptioner):
