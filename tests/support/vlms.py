@@ -158,6 +158,7 @@ def random_qwen2_vl_2b(folder: Path, seed: int = 0) -> Path:
         vision_end_token_id=ids[1],
         video_token_id=ids[2],
         image_token_id=ids[3],
+        tie_word_embeddings=True,  # as the 2B checkpoint: 2.2B parameters
     )
     torch.manual_seed(seed)
     model = AutoModelForImageTextToText.from_config(config, dtype=torch.bfloat16)
