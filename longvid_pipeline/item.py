@@ -149,7 +149,9 @@ def _plain(value: Any) -> Any:
     """Dataclass values (stage accounts) as dicts, everything else as it is."""
     if isinstance(value, dict):
         return {
-            key: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
+            key: dataclasses.asdict(v)
+            if dataclasses.is_dataclass(v) and not isinstance(v, type)
+            else v
             for key, v in value.items()
         }
     return value

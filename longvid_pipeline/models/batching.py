@@ -64,7 +64,7 @@ class AdaptiveBatcher:
     oom_events: int = 0
 
     def run(
-        self, items: Sequence[Item], run_batch: Callable[[list[Item]], list[Result]]
+        self, items: Sequence[Item], run_batch: Callable[[list[Item]], list[Result | None]]
     ) -> BatchRun[Result]:
         """`run_batch` on consecutive chunks of `items`; failures isolated to single items."""
         outcome: BatchRun[Result] = BatchRun(results=[None] * len(items))
@@ -89,7 +89,7 @@ class AdaptiveBatcher:
         size: int,
         start: int,
         chunk: list[Item],
-        run_batch: Callable[[list[Item]], list[Result]],
+        run_batch: Callable[[list[Item]], list[Result | None]],
         outcome: BatchRun[Result],
     ) -> bool:
         """Handle a failed chunk; False means: retry it with the (halved) batch size."""

@@ -75,7 +75,9 @@ class CaptionStage(Stage):
             batch_size=spec.resources.batch_size,
         )
         return [
-            replace(spec, name="caption_prep", implementation=CaptionPrepStage, resources=resources),
+            replace(
+                spec, name="caption_prep", implementation=CaptionPrepStage, resources=resources
+            ),
             spec,
         ]
 
