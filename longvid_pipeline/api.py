@@ -1,5 +1,6 @@
 """The public API for code that consumes a built dataset (the trainer, the evaluator,
-notebooks): committed shards, table contracts, and frames by timestamp.
+notebooks): committed shards, table contracts, frames by timestamp, media probing and
+the sampling plan / timestamp prompt that qa rows carry.
 
 Consumers read through here, not through pipeline internals, so the writer's layout
 (commit records, part files) can change without breaking them.
@@ -17,14 +18,30 @@ from pathlib import Path
 from typing import Any
 
 from longvid_pipeline.media.frames import frames_at, iter_frames_at
+from longvid_pipeline.media.probe import MediaInfo, ProbeError, probe
+from longvid_pipeline.segmenting.sampling import (
+    TIMESTAMP_PROMPT_PATTERN,
+    SamplingConfig,
+    SamplingPlan,
+    plan_for,
+    timestamp_prompt,
+)
 
 __all__ = [
+    "TIMESTAMP_PROMPT_PATTERN",
+    "MediaInfo",
+    "ProbeError",
+    "SamplingConfig",
+    "SamplingPlan",
     "committed_files",
     "frames_at",
     "iter_frames_at",
     "iter_niah_frames",
+    "plan_for",
+    "probe",
     "read_rows",
     "table_schema",
+    "timestamp_prompt",
 ]
 
 

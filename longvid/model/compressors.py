@@ -2,13 +2,16 @@
 
 Each compressor is a module passed to the builder (not a flag) and answers
 `num_tokens(frames, grid)` up front, so the data side can reserve exactly as many
-<video> placeholder positions as the compressor will produce.
+<video> placeholder positions as the compressor will produce. Images go through the same
+module (`compress_image`, `num_image_tokens`): by default an image is a one-frame video;
+HiCo merges an image to its own budget (VideoChat-Flash: 64 tokens per image, 16 per frame).
 """
 
 from __future__ import annotations
 
 import math
 import typing
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +31,24 @@ class TokenCompressor(nn.Module):
     def forward(self, frame_tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
         """Compress (T, h*w, C) patch tokens of one video into (M, C)."""
         raise NotImplementedError
+
+    def num_image_tokens(self, grid: tuple[int, int]) -> int:
+        """How many tokens `compress_image` returns for one image."""
+        return self.num_tokens(1, grid)
+
+    def compress_image(self, patch_tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        """Compress (1, h*w, C) patch tokens of one image into (M, C)."""
+        return self(patch_tokens, grid)
+
+    def spec(self) -> dict[str, Any]:
+        """Registry name and options: what `compressor(**spec)` rebuilds (saved in configs)."""
+        name = next(key for key, cls in COMPRESSORS.items() if type(self) is cls)
+        options = set(typing.get_type_hints(type(self).__init__)) - {"return"}
+        values = {option: getattr(self, option) for option in sorted(options)}
+        return {
+            "name": name,
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in values.items()},
+        }
 
 
 class NoCompression(TokenCompressor):
@@ -113,16 +134,33 @@ class HiCoCompressor(TokenCompressor):
     """VideoChat-Flash's clip-level HiCo: ToMe-merge each 4-frame clip to `tokens_per_frame`*4.
 
     Why clips: neighbouring frames are highly redundant, so merging across a clip's
-    frames removes temporal redundancy as well as spatial.
+    frames removes temporal redundancy as well as spatial. An image has no neighbours to
+    share with, so it keeps more: `image_tokens` (VideoChat-Flash's tome16_mlp_hd64: 64).
     """
 
     def __init__(
-        self, tokens_per_frame: int = 16, clip_frames: int = 4, max_ratio: float = 0.5
+        self,
+        tokens_per_frame: int = 16,
+        clip_frames: int = 4,
+        max_ratio: float = 0.5,
+        image_tokens: int = 64,
     ) -> None:
         super().__init__()
         self.tokens_per_frame = tokens_per_frame
         self.clip_frames = clip_frames
         self.max_ratio = max_ratio
+        self.image_tokens = image_tokens
+
+    def num_image_tokens(self, grid: tuple[int, int]) -> int:
+        return min(self.image_tokens, grid[0] * grid[1])
+
+    def compress_image(self, patch_tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        merged = merge_to(
+            patch_tokens.reshape(1, -1, patch_tokens.shape[-1]),
+            self.num_image_tokens(grid),
+            self.max_ratio,
+        )
+        return merged.reshape(-1, patch_tokens.shape[-1])
 
     def _clip_target(self, clip_len: int, grid: tuple[int, int]) -> int:
         return min(self.tokens_per_frame, grid[0] * grid[1]) * clip_len

@@ -1,4 +1,5 @@
-"""Tokenizers for the video LLM: the <video> placeholder, and a tiny one trained on the fly.
+"""Tokenizers for the video LLM: the <video> and <image> placeholders, and a tiny one trained
+on the fly.
 
 Why a trained-on-the-fly tokenizer: tests and the tiny preset must run offline, so
 nothing is downloaded; a byte-level BPE covers any text while staying tiny.
@@ -10,6 +11,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 VIDEO_TOKEN = "<video>"
+IMAGE_TOKEN = "<image>"
+VISUAL_TOKENS = (VIDEO_TOKEN, IMAGE_TOKEN)
 
 # Qwen2-style ChatML, the format of the default LLM family.
 CHATML_TEMPLATE = (
@@ -28,11 +31,14 @@ TINY_CORPUS = (
 )
 
 
-def add_video_token(tokenizer: PreTrainedTokenizerBase) -> int:
-    """Register <video> as a special token (idempotent) and return its id."""
-    if VIDEO_TOKEN not in tokenizer.get_vocab():
-        tokenizer.add_special_tokens({"additional_special_tokens": [VIDEO_TOKEN]})
-    return token_id(tokenizer, VIDEO_TOKEN)
+def add_visual_tokens(tokenizer: PreTrainedTokenizerBase) -> tuple[int, int]:
+    """Register <video> and <image> as special tokens (idempotent); returns their ids."""
+    missing = [token for token in VISUAL_TOKENS if token not in tokenizer.get_vocab()]
+    if missing:
+        tokenizer.add_special_tokens(
+            {"additional_special_tokens": missing}, replace_extra_special_tokens=False
+        )
+    return token_id(tokenizer, VIDEO_TOKEN), token_id(tokenizer, IMAGE_TOKEN)
 
 
 def token_id(tokenizer: PreTrainedTokenizerBase, token: str) -> int:

@@ -1,7 +1,28 @@
-"""Checkpoints: model weights as safetensors, the resolved config, tokenizer and loop state.
+"""Checkpoints: model weights as safetensors, the resolved config, tokenizer and loop state,
+and the same model as a Hugging Face folder.
 
 A checkpoint folder is written under a temporary name and renamed when complete, so
-`latest_checkpoint` never returns a half-written one.
+`latest_checkpoint` never returns a half-written one. Layout (`OUTPUT_DIR/checkpoints/`):
+
+    step-00000040/
+      model.safetensors   VideoLLM state dict (tied weights once), loads strictly into a
+                          model built from config.json (`load_weights`)
+      config.json         the resolved training config (TrainConfig as plain data)
+      state.json          loop state: global_step, stage_index, stage_step
+      optimizer.pt        AdamW (keyed by parameter name) and LR scheduler state
+      tokenizer/          the tokenizer (<video>, <image> registered)
+      hf/                 Hugging Face folder (trainer.export_hf), what evaluation loads:
+        config.json             VideoLLMConfig (model_type "longvid"): vision_config,
+                                text_config, compressor, image_size (the resolution the
+                                last stage trained at), placeholder ids, visual_dropout
+        model.safetensors       weights, tied ones stored once (the embedding, not the head)
+        tokenizer.json, tokenizer_config.json, chat_template.jinja, ...
+        preprocessor_config.json  resize to image_size square, rescale 1/255, mean/std
+
+    from longvid.model import VideoLLM            # registers "longvid" with the Auto classes
+    model = VideoLLM.from_pretrained("runs/x/checkpoints/step-00000040/hf")
+    tokenizer = AutoTokenizer.from_pretrained(same folder)
+    processor = AutoImageProcessor.from_pretrained(same folder)   # PIL backend, no torchvision
 
 Weights and optimizer state are always the full, unsharded ones (torch's distributed
 state-dict API gathers FSDP shards; the optimizer state is keyed by parameter name), so a
@@ -27,6 +48,7 @@ from torch.distributed.checkpoint.state_dict import (
     set_optimizer_state_dict,
 )
 from torch.distributed.tensor import DTensor
+from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
 
 from longvid.model.video_llm import VideoLLM
 
@@ -74,6 +96,33 @@ def full_state(
     return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, optim
 
 
+def export_hf(
+    folder: Path, model: VideoLLM, weights: dict[str, torch.Tensor], tokenizer: Any
+) -> None:
+    """Write `folder` as a Hugging Face model folder from full (gathered) `weights`.
+
+    Written from the gathered weights rather than `model.save_pretrained`, so it works the
+    same for a sharded (FSDP) model on rank 0. Tied weights are stored as transformers
+    stores them: the source (input embedding) kept, the tied target (LM head) left out.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    hf_weights = dict(weights)
+    for target, source in getattr(model, "all_tied_weights_keys", {}).items():
+        if source not in hf_weights and target in hf_weights:
+            hf_weights[source] = hf_weights[target]
+        hf_weights.pop(target, None)
+    save_file(hf_weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    model.config.architectures = [type(model).__name__]
+    model.config.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    spec = model.encoder.frame_spec
+    SiglipImageProcessorPil(
+        size={"height": spec.image_size, "width": spec.image_size},
+        image_mean=list(spec.mean),
+        image_std=list(spec.std),
+    ).save_pretrained(str(folder))
+
+
 def save_checkpoint(
     output_dir: Path,
     model: VideoLLM,
@@ -84,6 +133,7 @@ def save_checkpoint(
     scheduler: Any,
     keep: int,
     rank: int = 0,
+    hf: bool = True,
 ) -> Path | None:
     """Write step-NNNNNNNN/ atomically and prune all but the `keep` newest (rank 0 only).
 
@@ -108,6 +158,8 @@ def save_checkpoint(
         temp / "optimizer.pt",
     )
     tokenizer.save_pretrained(str(temp / "tokenizer"))
+    if hf:
+        export_hf(temp / "hf", model, weights, tokenizer)
     shutil.rmtree(final, ignore_errors=True)
     temp.rename(final)
     for old in checkpoints(output_dir)[:-keep]:
@@ -152,3 +204,26 @@ def load_optimizer(
         options=StateDictOptions(full_state_dict=True, strict=False),
     )
     scheduler.load_state_dict(saved["scheduler"])
+
+
+def _differences(saved: Any, current: Any, key: str) -> list[tuple[str, str]]:
+    """(dotted key, both values) wherever two plain-data trees differ."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        return [
+            change
+            for name in sorted(set(saved) | set(current), key=str)
+            for change in _differences(saved.get(name), current.get(name), f"{key}.{name}")
+        ]
+    if isinstance(saved, list) and isinstance(current, list) and len(saved) == len(current):
+        return [
+            change
+            for index, (old, new) in enumerate(zip(saved, current, strict=True))
+            for change in _differences(old, new, f"{key}[{index}]")
+        ]
+    return [] if saved == current else [(key, f"{saved!r} in the checkpoint, {current!r} now")]
+
+
+def schedule_changes(checkpoint: Path, schedule: dict[str, Any]) -> list[tuple[str, str]]:
+    """How `schedule` (plain data) differs from the one the checkpoint was trained with."""
+    saved = json.loads((Path(checkpoint) / "config.json").read_text()).get("schedule")
+    return _differences(saved, schedule, "schedule")

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from longvid.data.sources import SourceSection
 from longvid.model.compressors import compressor_problems
 from longvid.model.presets import PRESETS
 from longvid.model.video_llm import PARTS
+from longvid.model.visual_dropout import VisualDropoutConfig
 from longvid_pipeline.config import (
     ConfigError,
     ConfigProblem,
@@ -40,6 +42,12 @@ class ModelSection:
         None, "vision tower hub id or local path (preset default if null)"
     )
     llm_source: str | None = param(None, "causal LM hub id or local path (preset default if null)")
+    visual_dropout: VisualDropoutConfig = param(
+        None, "progressive visual token dropout inside the LLM (mode off: none)"
+    )
+    encoder_chunk_frames: int = param(
+        64, "frames per vision tower call (0: all at once); bounds the tower's memory", min=0
+    )
 
 
 @dataclass
@@ -79,17 +87,36 @@ class TrainerSection:
     save_every: int = param(500, "checkpoint every N optimizer steps (and at the end)", min=1)
     keep_checkpoints: int = param(2, "how many recent checkpoints to keep", min=1)
     resume: bool = param(False, "continue from the last checkpoint in output_dir")
+    allow_schedule_change: bool = param(
+        False, "let resume continue under a schedule that differs from the checkpoint's"
+    )
+    packing: bool = param(
+        False, "pack each micro-batch's samples into rows of the stage's max_tokens"
+    )
+    export_hf: bool = param(
+        True, "also write every checkpoint as a Hugging Face folder (step-N/hf)"
+    )
     ray_address: str | None = param(None, "Ray cluster address (null: local or RAY_ADDRESS)")
 
 
 @dataclass
 class StageSection:
-    """One schedule stage: trainable parts, frame range, learning rates, length, LR shape."""
+    """One schedule stage: trainable parts, data, resolution, frame range, length limit,
+    learning rates, duration, LR shape."""
 
     name: str = param("stage", "stage name (logs, checkpoints)")
     train: list[str] = param(list(PARTS), f"parts that train: subset of {list(PARTS)}")
+    data: list[SourceSection] | None = param(
+        None, "data mixture: sources with ratios (null: data.root's qa shards by tasks)"
+    )
+    image_size: int | None = param(
+        None, "vision tower input in px (null: native); position embeddings interpolated", min=1
+    )
     min_frames: int = param(4, "lower bound on frames per video", min=1)
     max_frames: int = param(64, "upper bound on frames per video", min=1)
+    max_tokens: int | None = param(
+        None, "longest sample in tokens (null: no limit): fewer frames, then the text tail", min=1
+    )
     lr: dict = param({"projector": 1e-3}, "learning rate per trainable part with parameters")
     steps: int | None = param(None, "optimizer steps (or give epochs)", min=1)
     epochs: float | None = param(None, "passes over the stage's rows (when steps is null)", min=0.0)
@@ -143,11 +170,16 @@ def _stage_errors(stage: StageSection, key: str) -> list[ConfigProblem]:
         )
     if (stage.steps is None) == (stage.epochs is None):
         errors.append(ConfigProblem(f"{key}.steps", "give exactly one of steps and epochs"))
+    for number, source in enumerate(stage.data or []):
+        errors += [
+            ConfigProblem(f"{key}.data[{number}].{field}", message)
+            for field, message in source.problems()
+        ]
     return errors
 
 
 def _semantic_errors(config: TrainConfig) -> list[ConfigProblem]:
-    """Checks across fields: compressor options build, stages are consistent."""
+    """Checks across fields: compressor options build, dropout and stages are consistent."""
     errors: list[ConfigProblem] = []
     options = dict(config.model.compressor)
     name = str(options.pop("name", ""))
@@ -155,10 +187,17 @@ def _semantic_errors(config: TrainConfig) -> list[ConfigProblem]:
         ConfigProblem(f"model.compressor.{key}" if key else "model.compressor.name", message)
         for key, message in compressor_problems(name, options)
     ]
+    errors += [
+        ConfigProblem(f"model.visual_dropout.{key}", message)
+        for key, message in config.model.visual_dropout.problems()
+    ]
     if not config.schedule.stages:
         errors.append(ConfigProblem("schedule.stages", "at least one stage is required"))
     for index, stage in enumerate(config.schedule.stages):
-        errors += _stage_errors(stage, f"schedule.stages[{index}]")
+        key = f"schedule.stages[{index}]"
+        errors += _stage_errors(stage, key)
+        if config.trainer.packing and stage.max_tokens is None:
+            errors.append(ConfigProblem(f"{key}.max_tokens", "trainer.packing needs a row length"))
     return errors
 
 

@@ -17,8 +17,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from longvid.data import FrameRange, QADataset, ResumableSampler, make_loader, read_qa
-from longvid.model import build_preset, compressor
+from longvid.data import (
+    FrameRange,
+    Record,
+    ResumableSampler,
+    SampleDataset,
+    SourceSection,
+    make_loader,
+    stage_records,
+)
+from longvid.model import Visual, build_preset, compressor
 from longvid.model.video_llm import VideoLLM
 from longvid.train.checkpoint import (
     LoopState,
@@ -30,10 +38,16 @@ from longvid.train.checkpoint import (
 from longvid.train.config import StageSection, TrainConfig
 from longvid.train.runtime import Runtime
 from longvid.train.schedule import stage_optimizer, stage_steps
+from longvid_pipeline.config import ConfigError, ConfigProblem
 
 
 def build_model(config: TrainConfig) -> tuple[VideoLLM, Any]:
-    """Preset + compressor from the config, seeded so every worker starts identical."""
+    """Preset + compressor from the config, seeded so every worker starts identical.
+
+    Raises:
+        ConfigError: settings that only the built model can check (dropout layers below
+            the LLM's depth, stage resolutions that are multiples of the patch size).
+    """
     torch.manual_seed(config.seed)
     options = dict(config.model.compressor)
     name = options.pop("name")
@@ -45,7 +59,26 @@ def build_model(config: TrainConfig) -> tuple[VideoLLM, Any]:
         )
         if v
     }
-    model, tokenizer = build_preset(config.model.preset, compressor(name, **options), **sources)
+    try:
+        model, tokenizer = build_preset(
+            config.model.preset,
+            compressor(name, **options),
+            visual_dropout=dataclasses.asdict(config.model.visual_dropout),
+            encoder_chunk_frames=config.model.encoder_chunk_frames,
+            **sources,
+        )
+    except ValueError as exc:  # the LLM is shallower than the dropout layers
+        raise ConfigError("config", [ConfigProblem("model.visual_dropout", str(exc))]) from None
+    patch = model.encoder.patch_size
+    problems = [
+        ConfigProblem(
+            f"schedule.stages[{index}].image_size", f"not a multiple of the patch {patch}"
+        )
+        for index, stage in enumerate(config.schedule.stages)
+        if stage.image_size is not None and stage.image_size % patch
+    ]
+    if problems:
+        raise ConfigError("config", problems)
     if config.trainer.gradient_checkpointing:
         model.enable_gradient_checkpointing()
     return model, tokenizer
@@ -79,6 +112,19 @@ def _autocast(runtime: Runtime, precision: str) -> contextlib.AbstractContextMan
     return contextlib.nullcontext()
 
 
+def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """The model's inputs of a collated batch, on `device`."""
+    moved: dict[str, Any] = {
+        key: None if batch[key] is None else batch[key].to(device)
+        for key in ("input_ids", "attention_mask", "labels", "position_ids")
+    }
+    moved["visuals"] = [
+        [Visual(visual.kind, visual.pixels.to(device)) for visual in row]
+        for row in batch["visuals"]
+    ]
+    return moved
+
+
 def optimizer_step(
     model: nn.Module,
     batches: Iterator[dict[str, Any]],
@@ -100,22 +146,29 @@ def optimizer_step(
         no_sync = getattr(model, "no_sync", None)  # DDP
         sync = contextlib.nullcontext() if last or no_sync is None else no_sync()
         with sync, _autocast(runtime, trainer.precision):
-            loss = model(
-                input_ids=batch["input_ids"].to(runtime.device),
-                attention_mask=batch["attention_mask"].to(runtime.device),
-                videos=[video.to(runtime.device) for video in batch["videos"]],
-                labels=batch["labels"].to(runtime.device),
-            ).loss
+            loss = model(**_to_device(batch, runtime.device)).loss
             (loss / trainer.grad_accum).backward()
         loss_sum += loss.item()
-        samples += len(batch["videos"])
-        tokens += int(batch["attention_mask"].sum())
+        samples += batch["samples"]
+        tokens += batch["tokens"]
     if trainer.max_grad_norm > 0:
         params = [p for group in optimizer.param_groups for p in group["params"]]
         torch.nn.utils.clip_grad_norm_(params, trainer.max_grad_norm)
     optimizer.step()
     scheduler.step()
     return {"loss": loss_sum / trainer.grad_accum, "samples": samples, "tokens": tokens}
+
+
+def stage_data(config: TrainConfig, stage: StageSection, index: int) -> list[Record]:
+    """The stage's mixture (default: the qa shards of data.root, by the stage's tasks)."""
+    return stage_records(
+        stage.data if stage.data is not None else [SourceSection()],
+        config.data.root,
+        stage.tasks if stage.tasks is not None else config.data.tasks,
+        config.data.splits,
+        config.seed,
+        index,
+    )
 
 
 def _stage_loader(
@@ -125,31 +178,36 @@ def _stage_loader(
     model: VideoLLM,
     tokenizer: Any,
     runtime: Runtime,
-    rows: list[dict[str, Any]],
+    records: list[Record],
     start_step: int,
 ) -> Iterator[dict[str, Any]]:
     """Batches of the stage for this rank, starting after `start_step` optimizer steps."""
     per_step = config.trainer.batch_size * config.trainer.grad_accum
-    dataset = QADataset(
-        rows,
-        Path(config.data.root),
+    clip = int(getattr(model.compressor, "clip_frames", 4))
+    dataset = SampleDataset(
+        records,
         tokenizer,
-        model.num_video_tokens,
+        model.token_counts(),
         model.encoder.frame_spec,
-        FrameRange(stage.min_frames, stage.max_frames),
+        FrameRange(stage.min_frames, stage.max_frames, clip),
+        stage.max_tokens,
     )
     sampler = ResumableSampler(
-        len(rows),
+        len(records),
         seed=config.seed * 1000 + index,
         rank=runtime.rank,
         world=runtime.world,
         start=start_step * per_step,
     )
-    return iter(
-        make_loader(
-            dataset, config.trainer.batch_size, config.data.workers, sampler, tokenizer.pad_token_id
-        )
+    loader = make_loader(
+        dataset,
+        config.trainer.batch_size,
+        config.data.workers,
+        sampler,
+        tokenizer.pad_token_id,
+        stage.max_tokens if config.trainer.packing else None,
     )
+    return iter(loader)
 
 
 def train(config: TrainConfig, runtime: Runtime) -> list[dict[str, Any]]:
@@ -179,28 +237,28 @@ def train(config: TrainConfig, runtime: Runtime) -> list[dict[str, Any]]:
             scheduler,
             config.trainer.keep_checkpoints,
             runtime.rank,
+            config.trainer.export_hf,
         )
 
     for index in range(state.stage_index, len(config.schedule.stages)):
         stage = config.schedule.stages[index]
-        rows = read_qa(
-            Path(config.data.root),
-            stage.tasks if stage.tasks is not None else config.data.tasks,
-            config.data.splits,
-        )
+        records = stage_data(config, stage, index)
         total = stage_steps(
-            stage, len(rows), config.trainer.batch_size * config.trainer.grad_accum * runtime.world
+            stage,
+            len(records),
+            config.trainer.batch_size * config.trainer.grad_accum * runtime.world,
         )
         start = state.stage_step if index == state.stage_index else 0
         if start >= total:
             continue
+        model.set_image_size(stage.image_size or model.encoder.native_size)
         optimizer, scheduler = stage_optimizer(model, stage, total, config.trainer.weight_decay)
         if checkpoint and start > 0:
             load_optimizer(checkpoint, model, optimizer, scheduler)
         # a fresh DDP per stage over the bare model (its reducer knows only the parameters
         # trainable when it is built); FSDP and single workers get the model itself
         wrapped = runtime.wrap(model, strategy, find_unused="encoder" in stage.train)
-        batches = _stage_loader(config, stage, index, model, tokenizer, runtime, rows, start)
+        batches = _stage_loader(config, stage, index, model, tokenizer, runtime, records, start)
         window_start, window = time.perf_counter(), []
         for step in range(start, total):
             window.append(optimizer_step(wrapped, batches, optimizer, scheduler, config, runtime))
@@ -229,13 +287,14 @@ def _record(
     scheduler: Any,
     world: int,
 ) -> dict[str, Any]:
-    """One progress record over the steps since the last one (samples counted on all ranks)."""
+    """One progress record over the steps since the last one: the mean loss of the window's
+    steps (this rank's), samples counted on all ranks."""
     samples = sum(item["samples"] for item in window)
     return {
         "stage": stage.name,
         "step": state.global_step,
         "stage_step": state.stage_step,
-        "loss": window[-1]["loss"],
+        "loss": sum(item["loss"] for item in window) / len(window),
         "lr": scheduler.get_last_lr()[0],
         "samples_per_s": samples * world / max(elapsed, 1e-9),
         "tokens_per_sample": sum(item["tokens"] for item in window) / max(samples, 1),

@@ -8,6 +8,7 @@ the data was built for.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from longvid_pipeline.config import param
@@ -15,6 +16,17 @@ from longvid_pipeline.config import param
 TIMESTAMP_PROMPT = (
     "The video lasts for {duration:.2f} seconds, and {frames} frames are uniformly sampled from it."
 )
+# Any timestamp prompt in a text: this format, and VideoChat-Flash's long variant that lists
+# the times ("... uniformly sampled at 0.5, 1.5 seconds."), so a reader can replace it.
+TIMESTAMP_PROMPT_PATTERN = re.compile(
+    r"The video lasts for [0-9.]+ seconds, and [0-9]+ frames are uniformly sampled "
+    r"(?:from it|at [0-9., ]*seconds)\."
+)
+
+
+def timestamp_prompt(duration_s: float, frames: int) -> str:
+    """The sentence that tells the model how long the video is and how many frames it sees."""
+    return TIMESTAMP_PROMPT.format(duration=duration_s, frames=frames)
 
 
 @dataclass
@@ -56,5 +68,5 @@ def plan_for(duration_s: float, config: SamplingConfig, start_s: float = 0.0) ->
     frames = frame_count(duration_s, config)
     step = duration_s / frames
     timestamps = [round(start_s + (index + 0.5) * step, 4) for index in range(frames)]
-    prompt = TIMESTAMP_PROMPT.format(duration=duration_s, frames=frames)
+    prompt = timestamp_prompt(duration_s, frames)
     return SamplingPlan(frames=frames, fps=config.fps, timestamps=timestamps, prompt=prompt)

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from longvid_pipeline.media.ffmpeg import run_ffmpeg
+from longvid_pipeline.qa.posing import Posed
 from longvid_pipeline.segmenting.sampling import SamplingConfig, plan_for
 from longvid_pipeline.shards import commit_rows
+from longvid_pipeline.stages.qa import conversation
 
 DEMO_SOURCES = ("testsrc", "testsrc2", "smptebars")
 DEMO_QA = (
@@ -48,7 +50,8 @@ def make_video(
 def qa_row(
     video_uri: str, duration_s: float, task: str, question: str, answer: str, split: str
 ) -> dict[str, Any]:
-    """A qa row that satisfies the contract, with a 2 fps plan of 4..8 frames."""
+    """A qa row that satisfies the contract, with a 2 fps plan of 4..8 frames; its
+    conversation is written by the qa stage's own `conversation` (timestamp prompt in it)."""
     plan = plan_for(duration_s, SamplingConfig(fps=2.0, min_frames=4, max_frames=8, multiple=4))
     video_id = hashlib.sha1(video_uri.encode()).hexdigest()[:16]
     return {
@@ -67,10 +70,7 @@ def qa_row(
         "sample_fps": plan.fps,
         "sample_timestamps": plan.timestamps,
         "timestamp_prompt": plan.prompt,
-        "conversations": [
-            {"from": "human", "value": f"<video>\n{question}"},
-            {"from": "gpt", "value": answer},
-        ],
+        "conversations": conversation(plan.prompt, Posed(task, question, answer, 0.0, duration_s)),
         "generator": "support.shards/1",
         "split": split,
     }

@@ -16,6 +16,7 @@ from longvid.data import (
     ResumableSampler,
     collate,
     decode_frames,
+    fit_plan,
     read_qa,
     resample_plan,
 )
@@ -50,12 +51,13 @@ def test_decode_frames_follows_timestamps(demo_out: Path) -> None:
 
 def test_resample_plan_fits_stage_range() -> None:
     plan = [0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3.25, 3.75]
+    assert fit_plan(plan, 4, 4) == [0.75, 1.75, 2.75, 3.75]
+    more = fit_plan(plan, 16, 32)
+    assert len(more) == 16 and more[0] == 0.125 and more[-1] == 3.875
+    assert fit_plan(plan, 4, 64) == plan
     prompt = "The video lasts for 4.00 seconds, and 8 frames are uniformly sampled from it."
     fewer, fewer_prompt = resample_plan(plan, prompt, 4, 4)
-    assert fewer == [0.75, 1.75, 2.75, 3.75] and "and 4 frames" in fewer_prompt
-    more, more_prompt = resample_plan(plan, prompt, 16, 32)
-    assert len(more) == 16 and more[0] == 0.125 and more[-1] == 3.875 and "16 frames" in more_prompt
-    assert resample_plan(plan, prompt, 4, 64) == (plan, prompt)
+    assert fewer == fit_plan(plan, 4, 4) and "and 4 frames" in fewer_prompt
 
 
 def test_sample_labels_only_the_answer(demo_out: Path) -> None:
@@ -70,8 +72,9 @@ def test_sample_labels_only_the_answer(demo_out: Path) -> None:
         FrameRange(4, 4),
     )
     sample = dataset[0]
-    assert sample["frames"].shape == (4, 3, 64, 64)
-    assert float(sample["frames"].min()) >= -1.0 and float(sample["frames"].max()) <= 1.0
+    (video,) = sample["visuals"]
+    assert video.kind == "video" and video.pixels.shape == (4, 3, 64, 64)
+    assert float(video.pixels.min()) >= -1.0 and float(video.pixels.max()) <= 1.0
     ids, labels = sample["input_ids"], sample["labels"]
     assert int((ids == model.video_token_id).sum()) == 16
     answer = tokenizer.decode(labels[labels != IGNORE_INDEX])
@@ -83,7 +86,10 @@ def test_sample_labels_only_the_answer(demo_out: Path) -> None:
         dataset[1]["input_ids"]
     )
     loss = model(
-        batch["input_ids"], batch["attention_mask"], batch["videos"], labels=batch["labels"]
+        batch["input_ids"],
+        batch["attention_mask"],
+        labels=batch["labels"],
+        visuals=batch["visuals"],
     ).loss
     assert torch.isfinite(loss)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from longvid.model import HiCoCompressor, SlowFastCompressor, VideoTokenMismatch, tiny
+from longvid.model import HiCoCompressor, SlowFastCompressor, VideoTokenMismatch, Visual, tiny
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,8 @@ def test_video_tokens_land_at_placeholders(tiny_hico) -> None:
     count = model.num_video_tokens(8)
     assert count == 8 * 4
     input_ids = torch.tensor([[5] + [model.video_token_id] * count + [6, 7]])
-    embeddings = model.splice(input_ids, model.video_features([frames]))
+    visuals = [[Visual("video", frames)]]
+    embeddings = model.splice(input_ids, model.visual_features(visuals), visuals)
     expected = model.video_features([frames])[0]
     assert torch.allclose(embeddings[0, 1 : 1 + count], expected)
     assert torch.allclose(embeddings[0, 0], model.llm.get_input_embeddings().weight[5])

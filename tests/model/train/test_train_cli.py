@@ -47,6 +47,7 @@ def test_tiny_preset_overfits_through_cli(demo_out: Path, tmp_path: Path) -> Non
     assert (
         "projector.0.weight" in weights and (checkpoint / "tokenizer" / "tokenizer.json").is_file()
     )
+    assert json.loads((checkpoint / "hf" / "config.json").read_text())["model_type"] == "longvid"
     assert json.loads((checkpoint / "state.json").read_text()) == {
         "global_step": 40,
         "stage_index": 0,
@@ -196,3 +197,24 @@ def test_data_root_problems_are_one_line(
         f"longvid.train: {path}: data.root: {message.format(tmp=tmp_path)}\n"
     )
     assert built == []
+
+
+def test_window_mean_loss_and_resume_with_a_changed_schedule(
+    demo_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    every, windows = tmp_path / "every", tmp_path / "windows"
+    config = tiny_train_config(demo_out, every, steps=4, save_every=2, export_hf=False)
+    path = _write(tmp_path / "every.yaml", config)
+    assert main([str(path)]) == 0
+    assert main([str(path), "--set", f"output_dir={windows}", "--set", "trainer.log_every=2"]) == 0
+    steps = _losses(every)
+    assert _losses(windows) == pytest.approx([sum(steps[:2]) / 2, sum(steps[2:]) / 2], rel=1e-5)
+    capsys.readouterr()
+    longer = ["--resume", "--set", "schedule.stages.0.steps=6"]
+    assert main([str(path), *longer]) == 2
+    err = capsys.readouterr().err
+    assert "schedule.stages[0].steps: 4 in the checkpoint, 6 now" in err
+    assert "trainer.allow_schedule_change=true" in err
+    assert main([str(path), *longer, "--set", "trainer.allow_schedule_change=true"]) == 0
+    records = [json.loads(line) for line in (every / "log.jsonl").read_text().splitlines()]
+    assert [record["step"] for record in records] == [1, 2, 3, 4, 5, 6]
