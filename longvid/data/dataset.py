@@ -192,8 +192,8 @@ class QADataset(SampleDataset):
         max_tokens: int | None = None,
     ) -> None:
         records = [qa_record(row, Path(root)) for row in rows]
-        counter = counts if hasattr(counts, "image") else _VideoOnlyCounts(counts)  # type: ignore[arg-type]
-        super().__init__(records, tokenizer, counter, frame_spec, frame_range, max_tokens)  # type: ignore[arg-type]
+        counter = _VideoOnlyCounts(counts) if callable(counts) else counts
+        super().__init__(records, tokenizer, counter, frame_spec, frame_range, max_tokens)
         self.rows = rows
 
 

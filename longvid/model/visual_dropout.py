@@ -192,7 +192,10 @@ def _choose(
 
 def _rotary(module: Any) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
     """The attention module's own `apply_rotary_pos_emb` (from its modeling file)."""
-    return sys.modules[type(module).__module__].apply_rotary_pos_emb  # type: ignore[no-any-return]
+    rotary: Callable[..., tuple[torch.Tensor, torch.Tensor]] = sys.modules[
+        type(module).__module__
+    ].apply_rotary_pos_emb
+    return rotary
 
 
 def attention_scores(

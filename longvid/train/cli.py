@@ -45,7 +45,11 @@ def data_problems(config: TrainConfig) -> list[ConfigProblem]:
         sources = stage.data if stage.data is not None else [SourceSection()]
         for number, source in enumerate(sources):
             problem = source_problem(source, config.data.root)
-            key = f"schedule.stages[{index}].data[{number}]" if stage.data is not None else "data.root"
+            key = (
+                f"schedule.stages[{index}].data[{number}]"
+                if stage.data is not None
+                else "data.root"
+            )
             if problem and ConfigProblem(key, problem) not in problems:
                 problems.append(ConfigProblem(key, problem))
     return problems
