@@ -14,7 +14,8 @@ from typing import Any
 
 from longvid_pipeline.config import ConfigError
 from longvid_pipeline.errors import DiskFullError, RunFailed
-from longvid_pipeline.recipe import DEFAULT_RECIPE, load_recipe, recipe_notices
+from longvid_pipeline.recipe import DEFAULT_RECIPE, Recipe, load_recipe, recipe_notices
+from longvid_pipeline.sources.files import SourceError, check_source
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,23 +81,37 @@ def _print_table(columns: list[str], rows: list[tuple[Any, ...]]) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe, args.overrides)
-    if args.check:
-        print(
-            f"{args.recipe}: ok ({len(recipe.stages)} stages: {', '.join(s.name for s in recipe.stages)})"
-        )
-        for notice in recipe_notices(recipe):
-            print(f"NOTE: {notice}")
-        return 0
-    from longvid_pipeline.runner import run_recipe
+    try:
+        inputs = _check_source(recipe)  # a wrong path fails here, before any work
+        if args.check:
+            print(
+                f"{args.recipe}: ok ({len(recipe.stages)} stages:"
+                f" {', '.join(s.name for s in recipe.stages)}{inputs})"
+            )
+            for notice in recipe_notices(recipe):
+                print(f"NOTE: {notice}")
+            return 0
+        from longvid_pipeline.runner import run_recipe
 
-    result = run_recipe(
-        recipe,
-        Path(args.out) if args.out else None,
-        force=args.force,
-        progress_every_s=None if args.quiet else args.progress_every,
-    )
+        result = run_recipe(
+            recipe,
+            Path(args.out) if args.out else None,
+            force=args.force,
+            progress_every_s=None if args.quiet else args.progress_every,
+        )
+    except SourceError as exc:
+        print(f"error: {args.recipe}: source.path: {exc}", file=sys.stderr)
+        return 2
     print(format_summary(result.manifest, result.wall_s, result.inputs_todo))
     return 0
+
+
+def _check_source(recipe: Recipe) -> str:
+    """Read a manifest or folder source as the run would; '' for the demo world."""
+    if recipe.source.kind == "demo":
+        return ""
+    count = check_source(recipe.source.kind, Path(recipe.source.path or ""))
+    return f"; source {recipe.source.kind} {recipe.source.path}: {count} inputs"
 
 
 def format_summary(manifest: dict[str, Any], wall_s: float, todo: int) -> str:
@@ -219,9 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     except RunFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except Exception as exc:  # duckdb errors in user SQL: say it plainly
-        if type(exc).__module__.startswith("duckdb"):
-            print(f"error: query failed: {exc}", file=sys.stderr)
+    except Exception as exc:  # duckdb errors in user SQL: say it plainly, on one line
+        import duckdb
+
+        if isinstance(exc, duckdb.Error):
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            print(f"error: query failed: {first}", file=sys.stderr)
             return 2
         raise
 

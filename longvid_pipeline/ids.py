@@ -22,6 +22,13 @@ def input_id_for(url: str) -> str:
     return "in-" + stable_hash("input", url)
 
 
+def line_input_id(where: str, text: str) -> str:
+    """Id of a source line that is no input of its own (a repeated URL, an unreadable
+    line): its position and text, so every line is counted once and a rerun of the same
+    manifest finds it done."""
+    return "in-" + stable_hash("input-line", where, text)
+
+
 def video_id_for(canonical_source: str) -> str:
     """Id of a video, from its canonical source (extractor:id or content hash)."""
     return "v-" + stable_hash("video", canonical_source)

@@ -69,6 +69,10 @@ class WorkItem:
         clips, qa, niah: rows of those tables, in contract shape.
         rejects: rows of the `rejects` table produced so far.
         failed_stage: the stage that rejected the whole input, or None.
+        claimed: video ids this input owns (fetch claimed them for it); released when
+            the input is rejected, so another copy of the video can be processed.
+        duplicate_of: the owning input when fetch found the video claimed by another;
+            the driver holds such an item until the owner's fate is committed.
         accounts: stage name -> StageAccount.
         validation: table -> expectation name -> {"evaluated": n, "failed": n}, summed by
             the writer into the run's validation report.
@@ -89,6 +93,8 @@ class WorkItem:
     niah: list[dict[str, Any]] = field(default_factory=list)
     rejects: list[dict[str, Any]] = field(default_factory=list)
     failed_stage: str | None = None
+    claimed: list[str] = field(default_factory=list)
+    duplicate_of: str | None = None
     accounts: dict[str, StageAccount] = field(default_factory=dict)
     validation: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     blob: bytes | None = field(default=None, repr=False)

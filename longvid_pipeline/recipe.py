@@ -59,6 +59,9 @@ class SourceConfig:
         None, "manifest file (CSV, JSONL, Parquet with a url column), folder, or output folder"
     )
     limit: int | None = param(None, "take only the first N inputs", min=1)
+    allow_outside_symlinks: bool = param(
+        False, "folder source: follow symlinks that point outside the folder (else rejects)"
+    )
     demo: DemoWorldConfig = dataclasses.field(default_factory=DemoWorldConfig)
 
 

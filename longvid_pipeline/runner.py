@@ -1,10 +1,13 @@
 """The runner: a validated recipe becomes one streaming Ray Data pipeline.
 
-Read top to bottom: prepare the output folder → open the inputs (skipping those a
-previous run committed) → start or join Ray → chain one operator per stage → stream
-finished items into the shard writer → write the manifest. Stateless stages run as Ray
-tasks, stages that load something as actor pools; items stream one per block, so no
-stage ever holds all videos at once and the writer commits as items finish.
+Read top to bottom: prepare the output folder → rebuild the video claims from what is
+committed → open the inputs (skipping those a previous run committed; lines the source
+already rejected go straight to the writer) → start or join Ray → chain one operator per
+stage → stream finished items into the shard writer → run again the duplicates whose
+owner was rejected (`handoff`) → remove media no kept video owns → write the manifest.
+Stateless stages run as Ray tasks, stages that load something as actor pools; items
+stream one per block, so no stage ever holds all videos at once and the writer commits
+as items finish.
 """
 
 from __future__ import annotations
@@ -15,19 +18,23 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from longvid_pipeline.card import CARD_DIR
 from longvid_pipeline.errors import DiskFullError, RunFailed, is_disk_full
+from longvid_pipeline.fetching.coordination import CLAIMS_DIR, VideoClaims
+from longvid_pipeline.handoff import DuplicateHandoff, run_passes
 from longvid_pipeline.inputs import open_inputs
 from longvid_pipeline.item import ITEM_COLUMN, WorkItem
 from longvid_pipeline.manifest import write_manifest
+from longvid_pipeline.media.housekeeping import MEDIA_DIR, remove_rejected_media, sweep_media
 from longvid_pipeline.operators import add_operator, check_fits, plan_operators
 from longvid_pipeline.progress import Progress
 from longvid_pipeline.recipe import Recipe
-from longvid_pipeline.shards import COMMITS_DIR, ShardWriter
+from longvid_pipeline.shards import COMMITS_DIR, ShardWriter, committed_video_owners
 from longvid_pipeline.stage import RunContext
 from longvid_pipeline.tables import TABLE_NAMES
 
@@ -37,9 +44,9 @@ log = logging.getLogger("longvid_pipeline")
 DERIVED = (
     *TABLE_NAMES,
     COMMITS_DIR,
-    "media",
+    MEDIA_DIR,
     ".tmp",
-    ".claims",
+    CLAIMS_DIR,
     "manifest.json",
     "validation.json",
     "validation.md",
@@ -69,19 +76,33 @@ def _clear_outputs(out: Path) -> None:
             path.unlink()
 
 
+def _ray_temp_link(out: Path) -> Path:
+    """Where the short link to OUT/.ray lives when OUT is deep (see `_ray_temp_dir`)."""
+    target = (out / ".ray").resolve()
+    return Path("/tmp") / f"lvray-{hashlib.sha256(str(target).encode()).hexdigest()[:10]}"
+
+
 def _ray_temp_dir(out: Path) -> str:
     """Ray's temp dir inside OUT, reached through a short link: unix sockets under it
-    must stay below ~107 characters, which deep OUT paths would exceed."""
+    must stay below ~107 characters, which deep OUT paths would exceed. The run removes
+    the link when it ends (`_remove_ray_temp_link`)."""
     target = (out / ".ray").resolve()
     target.mkdir(parents=True, exist_ok=True)
     if len(str(target)) <= 40:
         return str(target)
-    link = Path("/tmp") / f"lvray-{hashlib.sha256(str(target).encode()).hexdigest()[:10]}"
+    link = _ray_temp_link(out)
     if link.is_symlink() and Path(os.readlink(link)) != target:
         link.unlink()
     if not link.exists():
         link.symlink_to(target, target_is_directory=True)
     return str(link)
+
+
+def _remove_ray_temp_link(out: Path) -> None:
+    """Remove the /tmp link of `_ray_temp_dir` if it is ours (points into this OUT)."""
+    link = _ray_temp_link(out)
+    if link.is_symlink() and Path(os.readlink(link)) == (out / ".ray").resolve():
+        link.unlink()
 
 
 def _ray_log_level() -> int:
@@ -116,13 +137,8 @@ def init_ray(recipe: Recipe, out: Path) -> bool:
     return True
 
 
-def _stream(
-    items: list[WorkItem],
-    recipe: Recipe,
-    context: RunContext,
-    writer: ShardWriter,
-    progress: Progress | None,
-) -> None:
+def _ray_pass(items: list[WorkItem], recipe: Recipe, context: RunContext) -> Iterator[WorkItem]:
+    """Stream `items` through one Ray Data pipeline of the recipe's operators."""
     import ray.data
 
     if not log.isEnabledFor(logging.INFO):  # without -v, Ray Data's notices are noise
@@ -139,12 +155,12 @@ def _stream(
     dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
     for operator in operators:
         dataset = add_operator(dataset, operator, context)
-    for batch in dataset.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=2):
-        finished = [WorkItem.from_json(str(text)) for text in batch[ITEM_COLUMN]]
-        writer.add(finished)
-        if progress is not None:
-            progress.add(finished)
-        log.info("committed %d/%d inputs", writer.committed_items + writer.pending, len(items))
+    for number, batch in enumerate(
+        dataset.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=2), start=1
+    ):
+        for text in batch[ITEM_COLUMN]:
+            yield WorkItem.from_json(str(text))
+        log.info("finished %d/%d inputs", number, len(items))
 
 
 def _run_streaming(
@@ -152,15 +168,28 @@ def _run_streaming(
     recipe: Recipe,
     context: RunContext,
     writer: ShardWriter,
+    handoff: DuplicateHandoff,
     out: Path,
     progress: Progress | None,
 ) -> None:
-    """Stream `items` through Ray into the writer; a failure that is not an input's fault
+    """Run `items` through Ray into the writer; a failure that is not an input's fault
     (full disk, a dead worker) stops the run with an error that says what to do."""
-    started_ray = init_ray(recipe, out)
+    live = [item for item in items if item.alive]
+    source_rejects = [item for item in items if not item.alive]  # lines the source rejected
+    writer.add(source_rejects)
+    if progress is not None and source_rejects:
+        progress.add(source_rejects)
+    started_ray = init_ray(recipe, out) if live else False
     try:
         try:
-            _stream(items, recipe, context, writer, progress)
+            if live:
+                run_passes(
+                    live,
+                    lambda todo: _ray_pass(todo, recipe, context),
+                    writer,
+                    handoff,
+                    None if progress is None else progress.add,
+                )
         finally:
             writer.close()
             if progress is not None:
@@ -184,6 +213,27 @@ def _run_streaming(
             import ray
 
             ray.shutdown()
+            _remove_ray_temp_link(out)
+
+
+def _keeps_rejected_media(recipe: Recipe) -> bool:
+    """The debug switch `stages.fetch.keep_rejected_media`; a build without fetch (a
+    benchmark over an output) writes no media and leaves OUT/media alone."""
+    fetch = [spec.config for spec in recipe.stages if spec.name == "fetch"]
+    return not fetch or any(getattr(config, "keep_rejected_media", False) for config in fetch)
+
+
+def _after_commit(
+    out: Path,
+    items: list[WorkItem],
+    writer: ShardWriter,
+    handoff: DuplicateHandoff,
+    keep_media: bool,
+) -> None:
+    """Once a commit is durable: settle duplicates, release claims, drop rejected media."""
+    handoff.committed(items)
+    if not keep_media:
+        remove_rejected_media(out, items, writer.video_ids)
 
 
 def run_recipe(
@@ -201,6 +251,12 @@ def run_recipe(
     writer = ShardWriter(
         out, recipe.shards.rows_per_file, recipe.shards.compression, recipe.shards.videos_per_commit
     )
+    owners = committed_video_owners(out)
+    claims = VideoClaims(out / CLAIMS_DIR)
+    claims.reset(owners)  # drops claims of a killed run; committed videos stay claimed
+    handoff = DuplicateHandoff(claims, set(owners.values()))
+    keep_media = _keeps_rejected_media(recipe)
+    writer.on_commit = lambda items: _after_commit(out, items, writer, handoff, keep_media)
     context = RunContext(out_dir=str(out), seed=recipe.seed)
     with open_inputs(recipe.source, out, recipe.stages, recipe.seed) as items:
         done = writer.done_input_ids()
@@ -212,8 +268,10 @@ def run_recipe(
             progress = (
                 None if progress_every_s is None else Progress(len(todo), every_s=progress_every_s)
             )
-            _run_streaming(todo, recipe, context, writer, out, progress)
+            _run_streaming(todo, recipe, context, writer, handoff, out, progress)
         input_ids = [item.input_id for item in items]
+    if not keep_media:
+        sweep_media(out, writer.video_ids)
     wall_s = time.time() - started
     run_record = {
         "started_at": started,

@@ -16,7 +16,7 @@ import json
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -52,13 +52,32 @@ def committed_files(out: Path) -> dict[str, list[Path]]:
     return dict(files)
 
 
+def committed_video_owners(out: Path) -> dict[str, str]:
+    """video_id -> input_id of every committed `videos` row (who owns each kept video)."""
+    owners: dict[str, str] = {}
+    for path in committed_files(out).get("videos", []):
+        table = pq.read_table(path, columns=["video_id", "input_id"])
+        owners.update(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
+    return owners
+
+
 class ShardWriter:
-    """Buffers finished items and commits their rows atomically, table by table."""
+    """Buffers finished items and commits their rows atomically, table by table.
+
+    `on_commit`, when set, is called with the items of each commit once it is durable
+    (their `alive` is final by then): the runner releases claims and removes the media
+    of rejected inputs there."""
 
     def __init__(
-        self, out: Path, rows_per_file: int, compression: str, videos_per_commit: int
+        self,
+        out: Path,
+        rows_per_file: int,
+        compression: str,
+        videos_per_commit: int,
+        on_commit: Callable[[list[WorkItem]], None] | None = None,
     ) -> None:
         self.out = out
+        self.on_commit = on_commit
         self.rows_per_file = rows_per_file
         self.compression = None if compression == "none" else compression
         self.videos_per_commit = videos_per_commit
@@ -100,6 +119,11 @@ class ShardWriter:
         return {input_id for record in read_commits(self.out) for input_id in record["input_ids"]}
 
     @property
+    def video_ids(self) -> set[str]:
+        """Ids of the videos kept so far (committed, or admitted to the commit under way)."""
+        return self._seen_ids["videos"]
+
+    @property
     def pending(self) -> int:
         """Items received but not committed yet."""
         return len(self._buffer)
@@ -130,6 +154,8 @@ class ShardWriter:
         )
         self._sequence += 1
         self.committed_items += len(items)
+        if self.on_commit:
+            self.on_commit(items)
 
     def _rows_by_table(self, items: list[WorkItem]) -> dict[str, list[dict[str, Any]]]:
         """Split items into table rows; contract misfits and duplicate ids become rejects."""

@@ -44,3 +44,6 @@ class FetchConfig:
         "x264 preset when re-encoding",
         choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"),
     )
+    keep_rejected_media: bool = param(
+        False, "debug: keep the normalized media of inputs rejected after fetch (else deleted)"
+    )

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from longvid_pipeline.ids import stable_hash
 
+CLAIMS_DIR = ".claims"  # under OUT: one file per claimed video
+
 
 class HostSlots:
     """At most `limit` downloads at once per host, across processes of one machine.
@@ -62,6 +64,12 @@ class VideoClaims:
     hard-linking a complete temp file (atomic, fails when the claim exists), so a
     reader never sees a half-written owner. The owner may claim again (a rerun after a
     crash redoes its own inputs); anyone else learns the owner's id.
+
+    Claims are a cache of who is working on what; committed `videos` rows are the truth.
+    The driver rebuilds them from those rows when a run starts (`reset`: a claim of a run
+    that was killed, or of an input rejected just before a crash, is dropped) and
+    releases an owner's claims once its rejection is committed (`release`), so the video
+    goes to the next input that reaches it (see longvid_pipeline.handoff).
     """
 
     def __init__(self, claim_dir: Path) -> None:
@@ -81,3 +89,30 @@ class VideoClaims:
             return None if owner == input_id else owner
         finally:
             temp.unlink()
+
+    def release(self, video_id: str, owner: str) -> bool:
+        """Drop the claim on `video_id` if `owner` holds it; True when it did.
+
+        Nobody else can rewrite a claim while it exists, so reading then unlinking is safe."""
+        path = self.claim_dir / video_id
+        try:
+            if path.read_text().strip() != owner:
+                return False
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def reset(self, owners: dict[str, str]) -> None:
+        """Replace every claim by one per committed video (video_id -> owning input id).
+
+        Run by the driver before any worker starts."""
+        if self.claim_dir.is_dir():
+            for path in self.claim_dir.iterdir():
+                if path.is_file() and path.name not in owners:
+                    path.unlink()
+        for video_id, owner in owners.items():
+            path = self.claim_dir / video_id
+            if not (path.is_file() and path.read_text().strip() == owner):
+                path.unlink(missing_ok=True)
+                self.claim(video_id, owner)

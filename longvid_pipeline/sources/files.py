@@ -1,9 +1,14 @@
-"""Sources: turn a manifest file or a local folder into input rows, dropping nothing.
+"""Sources: turn a manifest file or a local folder into input rows, accounting for every line.
 
 An input row is a plain dict with a `url` (a URL, or an absolute file path for a folder
-source) and any other columns as metadata; the runner wraps each one in a WorkItem. No
-row is filtered here, not even one with an empty url: fetch rejects it with a reason so
-`stats` can prove inputs = kept + rejected.
+source) and any other columns as metadata; the runner wraps each one in a WorkItem. Every
+manifest line (or Parquet row) and every folder entry comes back as a `SourceRow`, and a
+row that cannot be an input (an empty or unparsable line, a row without url, a symlink
+out of the folder) carries the reason: the runner commits it as an input-level reject, so
+`stats` proves inputs = kept + rejected. A bad URL is still an input: fetch rejects it.
+
+A source that cannot be read at all (missing file, no `url` column) is a `SourceError`:
+the run stops before any work, with one line naming the file.
 """
 
 from __future__ import annotations
@@ -11,8 +16,13 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from longvid_pipeline.fetching.subtitles import subtitle_sidecars
 
 SOURCE_KINDS = ("manifest", "folder")
 SIDECAR_SUFFIXES = (".json", ".vtt", ".srt")
@@ -23,112 +33,200 @@ class SourceError(Exception):
     """A source that cannot be read at all (the run stops before any work starts)."""
 
 
-def load_inputs(kind: str, path: Path) -> list[dict[str, Any]]:
-    """Input rows of one source.
+@dataclass
+class SourceRow:
+    """One manifest line or folder entry, and why it cannot be an input (None: it can).
+
+    Attributes:
+        row: the input row (url plus metadata); for a bad line, its raw text.
+        where: 'line 3' (CSV/JSONL, physical line), 'row 3' (Parquet), or a file path.
+        reason: reject reason when the row cannot be an input, else None.
+        detail: what a reader of `rejects` needs to fix the line.
+    """
+
+    row: dict[str, Any]
+    where: str
+    reason: str | None = None
+    detail: str = ""
+
+
+def load_inputs(kind: str, path: Path, allow_outside_symlinks: bool = False) -> list[SourceRow]:
+    """Every line or entry of one source, in source order.
 
     Use it when the recipe names a `manifest` (CSV, JSONL or Parquet with a `url` column)
     or a `folder` of media files.
 
     Example:
         >>> rows = load_inputs("manifest", Path("videos.csv"))  # doctest: +SKIP
-        >>> rows[0]["url"]
-        'https://example.com/a.mp4'
+        >>> rows[0].row["url"], rows[0].where
+        ('https://example.com/a.mp4', 'line 2')
 
     Raises:
-        SourceError: unknown kind, missing file, unsupported extension or no `url` column.
+        SourceError: unknown kind, missing or unreadable file, unsupported extension, or
+            no `url` column.
     """
     path = Path(path)
     if kind == "manifest":
         return load_manifest(path)
     if kind == "folder":
-        return load_folder(path)
+        return load_folder(path, allow_outside_symlinks)
     raise SourceError(f"unknown source kind {kind!r} (known: {', '.join(SOURCE_KINDS)})")
 
 
-def load_manifest(path: Path) -> list[dict[str, Any]]:
-    """Rows of a CSV / JSONL / Parquet manifest; every row kept, `url` made a string."""
+def check_source(kind: str, path: Path) -> int:
+    """Read a source as a run would (exists, readable, has `url`); return its row count.
+
+    `run --check` calls it so a wrong path fails before any work, like a wrong key."""
+    return len(load_inputs(kind, path))
+
+
+# ----------------------------------------------------------------------------- manifests
+
+
+def load_manifest(path: Path) -> list[SourceRow]:
+    """Rows of a CSV / JSONL / Parquet manifest: one per line (row), none dropped."""
     if not path.is_file():
         raise SourceError(f"manifest not found: {path}")
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        columns, rows = _read_csv(path)
-    elif suffix == ".jsonl":
-        columns, rows = _read_jsonl(path)
-    elif suffix == ".parquet":
-        columns, rows = _read_parquet(path)
-    else:
+    readers = {".csv": _read_csv, ".jsonl": _read_jsonl, ".parquet": _read_parquet}
+    if suffix not in readers:
         raise SourceError(
             f"manifest {path}: unsupported extension {suffix!r} (use {', '.join(MANIFEST_SUFFIXES)})"
         )
+    try:
+        columns, rows = readers[suffix](path)
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"manifest {path} is not UTF-8 text ({exc.reason})") from exc
+    except OSError as exc:
+        raise SourceError(f"cannot read manifest {path}: {exc.strerror or exc}") from exc
     if "url" not in columns:
         raise SourceError(
             f"manifest {path} has no 'url' column (columns: {sorted(columns)}); "
             "add one holding each video's URL"
         )
-    return [_clean_row(row) for row in rows]
+    return [_check_url(row) for row in rows]
 
 
-def _clean_row(row: dict[str, Any]) -> dict[str, Any]:
-    """Make `url` a string ('' when missing) and turn NaN cells into None for JSON."""
-    cleaned = {
+def _check_url(source_row: SourceRow) -> SourceRow:
+    """Make `url` a string; a parsed row without one cannot be an input."""
+    if source_row.reason:
+        return source_row
+    row = {
         key: None if isinstance(value, float) and math.isnan(value) else value
-        for key, value in row.items()
+        for key, value in source_row.row.items()
     }
-    url = cleaned.get("url")
-    cleaned["url"] = "" if url is None else str(url)
-    return cleaned
+    url = row.get("url")
+    row["url"] = "" if url is None else str(url)
+    if not row["url"].strip():
+        return SourceRow(row, source_row.where, "missing_url", f"{source_row.where}: no url")
+    return SourceRow(row, source_row.where)
 
 
-def _read_csv(path: Path) -> tuple[set[str], list[dict[str, Any]]]:
+def _bad_line(where: str, reason: str, detail: str, raw: str) -> SourceRow:
+    row = {"url": "", "manifest_line": where, "raw": raw.strip()[:1000]}
+    return SourceRow(row, where, reason, f"{where}: {detail}")
+
+
+def _read_csv(path: Path) -> tuple[set[str], list[SourceRow]]:
+    """CSV rows by physical line (header = line 1); blank lines and misfits are bad lines."""
     with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        rows = [dict(row) for row in reader]
-        return set(reader.fieldnames or []), rows
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        rows = []
+        start = reader.line_num + 1
+        for fields in reader:
+            where, start = f"line {start}", reader.line_num + 1
+            raw = ",".join(fields)
+            if not any(field.strip() for field in fields):
+                rows.append(_bad_line(where, "empty_line", "the line is empty", raw))
+            elif len(fields) != len(header):
+                detail = f"{len(fields)} fields where the header has {len(header)}"
+                rows.append(_bad_line(where, "bad_manifest_line", detail, raw))
+            else:
+                rows.append(SourceRow(dict(zip(header, fields, strict=True)), where))
+    return set(header), rows
 
 
-def _read_jsonl(path: Path) -> tuple[set[str], list[dict[str, Any]]]:
-    """JSONL rows; a line that is not a JSON object is kept as a row with an empty url."""
-    rows: list[dict[str, Any]] = []
+def _read_jsonl(path: Path) -> tuple[set[str], list[SourceRow]]:
+    """JSONL rows by line; a blank line or one that is not a JSON object is a bad line."""
+    rows: list[SourceRow] = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
+            where = f"line {number}"
             if not line.strip():
+                rows.append(_bad_line(where, "empty_line", "the line is empty", line))
                 continue
             try:
                 value = json.loads(line)
-            except json.JSONDecodeError:
-                value = None
+            except json.JSONDecodeError as exc:
+                rows.append(_bad_line(where, "bad_manifest_line", f"not JSON ({exc.msg})", line))
+                continue
             if not isinstance(value, dict):
-                value = {"url": "", "manifest_line": number, "raw": line.strip()[:1000]}
-            rows.append(value)
-    columns = {key for row in rows for key in row}
+                detail = f"expected a JSON object, got {type(value).__name__}"
+                rows.append(_bad_line(where, "bad_manifest_line", detail, line))
+                continue
+            rows.append(SourceRow(value, where))
+    columns = {key for source_row in rows if not source_row.reason for key in source_row.row}
     return columns or {"url"}, rows
 
 
-def _read_parquet(path: Path) -> tuple[set[str], list[dict[str, Any]]]:
+def _read_parquet(path: Path) -> tuple[set[str], list[SourceRow]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
-    return set(table.column_names), table.to_pylist()
+    try:
+        table = pq.read_table(path)
+    except pa.ArrowException as exc:
+        raise SourceError(f"manifest {path} is not a readable Parquet file: {exc}") from exc
+    rows = [SourceRow(row, f"row {n}") for n, row in enumerate(table.to_pylist(), start=1)]
+    return set(table.column_names), rows
 
 
-def load_folder(path: Path) -> list[dict[str, Any]]:
+# ----------------------------------------------------------------------------- folders
+
+
+def load_folder(path: Path, allow_outside_symlinks: bool = False) -> list[SourceRow]:
     """One row per media file under `path` (recursive, sorted), sidecars attached.
 
     A `<stem>.json` next to a file is its ground-truth annotations; `.json`, `.vtt` and
     `.srt` files are sidecars, never inputs themselves. Anything else, even a file that
-    is not a video, becomes an input so fetch can reject it with a reason.
+    is not a video, becomes an input so fetch can reject it with a reason. A file (or a
+    sidecar of it) that is a symlink to somewhere outside the folder is refused
+    (`symlink_outside_folder`) unless `allow_outside_symlinks`: a folder handed over for
+    a build must not read the rest of the machine. Symlinked directories are not entered.
     """
     if not path.is_dir():
         raise SourceError(f"folder not found: {path}")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise SourceError(f"cannot read folder {path}: permission denied")
+    root = path.resolve()
     rows = []
-    for file in sorted(p for p in path.resolve().rglob("*") if p.is_file()):
-        if file.suffix.lower() in SIDECAR_SUFFIXES:
-            continue
+    for file in _media_files(root):
         sidecar = file.with_suffix(".json")
-        rows.append(
-            {
-                "url": str(file),
-                "annotations_path": str(sidecar) if sidecar.is_file() else None,
-            }
-        )
+        row = {"url": str(file), "annotations_path": str(sidecar) if sidecar.is_file() else None}
+        escaped = None if allow_outside_symlinks else _escaping_link(root, file)
+        if escaped:
+            rows.append(SourceRow(row, str(file), "symlink_outside_folder", escaped))
+        else:
+            rows.append(SourceRow(row, str(file)))
     return rows
+
+
+def _media_files(root: Path) -> Iterator[Path]:
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        if file.suffix.lower() not in SIDECAR_SUFFIXES:
+            yield file
+
+
+def _escaping_link(root: Path, file: Path) -> str | None:
+    """Why `file` or one of its sidecars leads outside `root`, or None when none does."""
+    for candidate in [file, file.with_suffix(".json"), *subtitle_sidecars(file)]:
+        if not candidate.exists():
+            continue
+        target = candidate.resolve()
+        if target != root and root not in target.parents:
+            return (
+                f"{candidate} is a symlink to {target}, outside the folder {root}"
+                " (set source.allow_outside_symlinks: true to follow it)"
+            )
+    return None

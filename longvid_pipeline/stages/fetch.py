@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from longvid_pipeline.fetching.config import FetchConfig
-from longvid_pipeline.fetching.coordination import HostSlots, VideoClaims
+from longvid_pipeline.fetching.coordination import CLAIMS_DIR, HostSlots, VideoClaims
 from longvid_pipeline.fetching.download import (
     Fetched,
     chapters_from_info,
@@ -57,7 +57,7 @@ class FetchStage(Stage):
         """Resolve the ffmpeg binary once per worker (imageio-ffmpeg may unpack it)."""
         self.ffmpeg = ffmpeg_binary()
         self.slots = HostSlots(self.context.out / ".locks", self.config.per_host_concurrency)
-        self.claims = VideoClaims(self.context.out / ".claims")
+        self.claims = VideoClaims(self.context.out / CLAIMS_DIR)
 
     def process(self, item: WorkItem) -> WorkItem:
         tmp = safe_child(self.context.out / ".tmp", item.input_id)
@@ -74,14 +74,14 @@ class FetchStage(Stage):
             raise Reject("malformed_url", f"no url in the input row: {url!r}")
 
         def claim(canonical: str) -> None:
-            self._claim(video_id_for(canonical), item.input_id)
+            self._claim(item, video_id_for(canonical))
 
         fetched = (
             self._local(url) if item.source_kind == "folder" else self._remote(url, tmp, claim)
         )
         info, scan = inspect_media(fetched.path, self.config)
         video_id = video_id_for(fetched.canonical or "sha256:" + sha256_file(fetched.path))
-        self._claim(video_id, item.input_id)
+        self._claim(item, video_id)
         media_dir = self.context.media_dir()
         media = safe_child(media_dir, f"{video_id}.mp4")
         media.parent.mkdir(parents=True, exist_ok=True)
@@ -111,13 +111,19 @@ class FetchStage(Stage):
             raise Reject("not_a_video", f"{path_text} is not a regular file")
         return Fetched(path=path, info={"title": path.stem}, subtitle_files=subtitle_sidecars(path))
 
-    def _claim(self, video_id: str, input_id: str) -> None:
-        """Dedup: the same video reached through another input is processed once."""
-        owner = self.claims.claim(video_id, input_id)
+    def _claim(self, item: WorkItem, video_id: str) -> None:
+        """Dedup: the same video reached through another input is processed once.
+
+        The item records what it owns (released if it is rejected later) or whom it
+        duplicates (the driver holds it until that owner's fate is known)."""
+        owner = self.claims.claim(video_id, item.input_id)
         if owner is not None:
+            item.duplicate_of = owner
             raise Reject(
                 "duplicate_video", f"video {video_id} is already processed for input {owner}"
             )
+        if video_id not in item.claimed:
+            item.claimed.append(video_id)
 
     def _remote(self, url: str, tmp: Path, claim: Callable[[str], None]) -> Fetched:
         self._check(url)

@@ -248,3 +248,66 @@ def test_check_imports_no_stage_code_nor_heavy_library() -> None:
 def test_registry_config_is_the_stage_config(name: str) -> None:
     assert stage_class(name).Config is stage_config(name)
     assert stage_class(name).name == name
+
+
+# ------------------------------------------------------------------ sources and SQL: one line
+
+
+SOURCE_RECIPE = """
+name: sources
+out: {out}
+source: {{kind: {kind}, path: {path}}}
+stages:
+  fetch: {{}}
+"""
+
+
+def _source_recipe(tmp_path: Path, kind: str, path: Path) -> Path:
+    recipe = tmp_path / f"{kind}.yaml"
+    recipe.write_text(SOURCE_RECIPE.format(out=tmp_path / "out", kind=kind, path=path))
+    return recipe
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    assert "Traceback" not in captured.err + captured.out
+    return lines[0]
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_unreadable_sources_are_one_line_naming_file_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], check: bool
+) -> None:
+    flag = ["--check"] if check else []
+    no_url = tmp_path / "no_url.csv"
+    no_url.write_text("link,title\nhttps://x/a.mp4,A\n")
+    cases = [
+        ("manifest", tmp_path / "missing.csv", "manifest not found"),
+        ("folder", tmp_path / "missing_dir", "folder not found"),
+        ("manifest", no_url, "has no 'url' column"),
+    ]
+    for kind, path, message in cases:
+        recipe = _source_recipe(tmp_path, kind, path)
+        assert main(["run", str(recipe), *flag]) == 2
+        line = _one_line_error(capsys)
+        assert f"{recipe}: source.path: " in line and str(path) in line and message in line
+        assert not (tmp_path / "out").exists()  # nothing started
+
+
+def test_check_reads_the_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "ok.csv"
+    manifest.write_text("url\nhttps://x/a.mp4\nhttps://x/a.mp4\n\n")
+    assert main(["run", str(_source_recipe(tmp_path, "manifest", manifest)), "--check"]) == 0
+    assert f"source manifest {manifest}: 3 inputs" in capsys.readouterr().out
+
+
+def test_bad_sql_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["query", str(tmp_path), "selec * from videos"]) == 2
+    line = _one_line_error(capsys)
+    assert line.startswith("error: query failed: Parser Error: syntax error")
+    assert main(["query", str(tmp_path), "select nope from videos"]) == 2
+    assert 'Referenced column "nope" not found' in _one_line_error(capsys)
+    assert main(["query", str(tmp_path / "none"), "select 1"]) == 2
+    assert "no output folder" in _one_line_error(capsys)

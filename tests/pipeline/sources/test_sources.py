@@ -1,4 +1,4 @@
-"""Sources: manifests in three formats and folders become input rows, none dropped."""
+"""Sources: manifests in three formats and folders become input rows, every line accounted for."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from longvid_pipeline.fetching.subtitles import parse_vtt, subtitle_sidecars
+from longvid_pipeline.inputs import items_from_rows
 from longvid_pipeline.sources.files import SourceError, load_inputs
 
 ROWS = [
@@ -17,6 +18,7 @@ ROWS = [
     {"url": "", "title": "empty url", "license": None},
     {"url": "http://127.0.0.1:9/b.mp4", "title": "B", "license": "cc0"},
 ]
+FIRST_LINE = {"csv": 2, "jsonl": 1, "parquet": 1}  # CSV line 1 is the header
 
 
 def _write(kind: str, path: Path) -> Path:
@@ -34,12 +36,20 @@ def _write(kind: str, path: Path) -> Path:
 
 @pytest.mark.parametrize("kind", ["csv", "jsonl", "parquet"])
 def test_manifest_keeps_every_row_and_column(tmp_path: Path, kind: str) -> None:
-    rows = load_inputs("manifest", _write(kind, tmp_path / f"m.{kind}"))
+    source_rows = load_inputs("manifest", _write(kind, tmp_path / f"m.{kind}"))
+    rows = [source_row.row for source_row in source_rows]
     assert [r["url"] for r in rows] == [r["url"] for r in ROWS]
     assert [r["title"] for r in rows] == ["A", "empty url", "B"]
     expected_license = "" if kind == "csv" else None  # CSV has no null, only an empty cell
     assert rows[1]["license"] == expected_license
     assert rows[0]["license"] == "cc-by"
+    word = "row" if kind == "parquet" else "line"
+    first = FIRST_LINE[kind]
+    assert [(r.where, r.reason) for r in source_rows] == [
+        (f"{word} {first}", None),
+        (f"{word} {first + 1}", "missing_url"),
+        (f"{word} {first + 2}", None),
+    ]
 
 
 def test_manifest_demo_style_row_keeps_annotations_url(tmp_path: Path) -> None:
@@ -50,7 +60,7 @@ def test_manifest_demo_style_row_keeps_annotations_url(tmp_path: Path) -> None:
     }
     path = tmp_path / "demo.jsonl"
     path.write_text(json.dumps(row) + "\n")
-    assert load_inputs("manifest", path) == [row]
+    assert [source_row.row for source_row in load_inputs("manifest", path)] == [row]
 
 
 def test_manifest_without_url_column_names_the_file(tmp_path: Path) -> None:
@@ -70,18 +80,64 @@ def test_manifest_errors_are_clear(tmp_path: Path) -> None:
         load_inputs("ftp", tmp_path)
 
 
-def test_jsonl_bad_line_becomes_an_input_not_a_crash(tmp_path: Path) -> None:
+def test_jsonl_bad_lines_are_rejects_with_their_line_numbers(tmp_path: Path) -> None:
     path = tmp_path / "m.jsonl"
     path.write_text('{"url": "https://x/a.mp4"}\n{broken\n[1, 2]\n\n{"url": 5}\n')
     rows = load_inputs("manifest", path)
-    assert [r["url"] for r in rows] == ["https://x/a.mp4", "", "", "5"]
-    assert rows[1]["manifest_line"] == 2 and rows[1]["raw"] == "{broken"
+    assert [(r.where, r.reason) for r in rows] == [
+        ("line 1", None),
+        ("line 2", "bad_manifest_line"),
+        ("line 3", "bad_manifest_line"),
+        ("line 4", "empty_line"),
+        ("line 5", None),  # a url that is no URL is an input: fetch rejects it
+    ]
+    assert rows[1].row["raw"] == "{broken" and rows[1].detail.startswith("line 2: not JSON")
+    assert rows[4].row["url"] == "5"
+
+
+def test_csv_blank_and_misfit_lines_are_rejects(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(
+        'url,title\nhttps://x/a.mp4,A\n\nhttps://x/b.mp4,B,extra\n"https://x/c.mp4","C\nD"\n,E\n'
+    )
+    rows = load_inputs("manifest", path)
+    assert [(r.where, r.reason) for r in rows] == [
+        ("line 2", None),
+        ("line 3", "empty_line"),
+        ("line 4", "bad_manifest_line"),
+        ("line 5", None),  # a quoted field spanning two lines starts on line 5
+        ("line 7", "missing_url"),
+    ]
+    assert rows[3].row == {"url": "https://x/c.mp4", "title": "C\nD"}
+    assert "3 fields where the header has 2" in rows[2].detail
+
+
+def test_every_line_is_one_item_and_duplicates_are_rejects(tmp_path: Path) -> None:
+    """Repeated URLs and bad lines no longer collapse into one input."""
+    path = tmp_path / "m.csv"
+    a, b = "https://x/a.mp4", "https://x/b.mp4"
+    path.write_text(f"url\n{a}\n{b}\n\n{a}\n\n{a}\n")
+    items = items_from_rows(load_inputs("manifest", path), "manifest")
+    assert len(items) == 6 and len({item.input_id for item in items}) == 6
+    assert [item.alive for item in items] == [True, True, False, False, False, False]
+    rejects = [item.rejects[0] for item in items[2:]]
+    assert [(r["stage"], r["level"], r["reason"]) for r in rejects] == [
+        ("source", "input", "empty_line"),
+        ("source", "input", "duplicate_input"),
+        ("source", "input", "empty_line"),
+        ("source", "input", "duplicate_input"),
+    ]
+    assert rejects[1]["detail"] == f"line 5 repeats the url of line 2: {a}"
+    assert json.loads(rejects[3]["input"]) == {"url": a, "manifest_line": "line 7"}
+    again = items_from_rows(load_inputs("manifest", path), "manifest")
+    assert [item.input_id for item in again] == [item.input_id for item in items]  # resumable
 
 
 def test_parquet_nan_becomes_none(tmp_path: Path) -> None:
     path = tmp_path / "m.parquet"
     pq.write_table(pa.table({"url": ["https://x/a.mp4"], "score": [float("nan")]}), path)
-    assert load_inputs("manifest", path) == [{"url": "https://x/a.mp4", "score": None}]
+    rows = load_inputs("manifest", path)
+    assert [r.row for r in rows] == [{"url": "https://x/a.mp4", "score": None}]
 
 
 def test_folder_lists_media_recursively_with_sidecars(tmp_path: Path) -> None:
@@ -97,7 +153,7 @@ def test_folder_lists_media_recursively_with_sidecars(tmp_path: Path) -> None:
         "b/x.srt",
     ]:
         (tmp_path / name).write_text("x")
-    rows = load_inputs("folder", tmp_path)
+    rows = [source_row.row for source_row in load_inputs("folder", tmp_path)]
     root = tmp_path.resolve()
     assert rows == [
         {"url": str(root / "a.mkv"), "annotations_path": None},
@@ -106,6 +162,36 @@ def test_folder_lists_media_recursively_with_sidecars(tmp_path: Path) -> None:
         {"url": str(root / "z.mp4"), "annotations_path": str(root / "z.json")},
     ]
     assert subtitle_sidecars(root / "z.mp4") == [root / "z.en.vtt"]
+
+
+def test_folder_symlinks_out_of_the_folder_are_refused_unless_allowed(tmp_path: Path) -> None:
+    root, outside = tmp_path / "inbox", tmp_path / "elsewhere"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "secret.mp4").write_text("x")
+    (outside / "secret.json").write_text("{}")
+    (outside / "dir").mkdir()
+    (outside / "dir" / "hidden.mp4").write_text("x")
+    (root / "own.mp4").write_text("x")
+    (root / "sub" / "inside.mp4").symlink_to(root / "own.mp4")  # stays inside: fine
+    (root / "escape.mp4").symlink_to(outside / "secret.mp4")
+    (root / "video.mp4").write_text("x")
+    (root / "video.json").symlink_to(outside / "secret.json")  # a sidecar that escapes
+    (root / "linked_dir").symlink_to(outside / "dir", target_is_directory=True)
+    refused = {Path(r.where).name: r for r in load_inputs("folder", root)}
+    assert {name: r.reason for name, r in refused.items()} == {
+        "escape.mp4": "symlink_outside_folder",
+        "inside.mp4": None,
+        "own.mp4": None,
+        "video.mp4": "symlink_outside_folder",
+    }  # the symlinked directory is not entered
+    assert str(outside.resolve() / "secret.mp4") in refused["escape.mp4"].detail
+    assert "source.allow_outside_symlinks" in refused["escape.mp4"].detail
+    allowed = load_inputs("folder", root, allow_outside_symlinks=True)
+    assert [r.reason for r in allowed] == [None] * 4
+    item = items_from_rows(list(refused.values()), "folder")[0]
+    assert item.rejects[0]["reason"] == "symlink_outside_folder"
+    assert json.loads(item.rejects[0]["input"])["url"].endswith("escape.mp4")
 
 
 def test_folder_missing_is_an_error(tmp_path: Path) -> None:

@@ -418,7 +418,8 @@ def test_folder_source_end_to_end(tmp_path: Path, folder: Path) -> None:
     out = tmp_path / "out"
     stage = FetchStage(TEST_CONFIG, RunContext(out_dir=str(out)))
     results = {}
-    for row in load_folder(folder):
+    for source_row in load_folder(folder):
+        row = source_row.row
         item = WorkItem(input_id=input_id_for(row["url"]), source=row, source_kind="folder")
         results[Path(row["url"]).name] = stage.run_item(item)
     assert sorted(results) == [
