@@ -1,9 +1,10 @@
 """Downloading one URL: yt-dlp behind an address guard, retries, and failure reasons.
 
-Every request yt-dlp makes goes through `GuardedYoutubeDL.urlopen`, which checks the
-URL before sending; transient failures (5xx, 408, 429, timeouts, dropped connections)
-are retried with exponential backoff while permanent ones (other 4xx, unsupported
-pages) are not. Every failure becomes a `Reject` with a short reason.
+Every request yt-dlp makes goes through `GuardedYoutubeDL` (`fetching.guarded_ydl`):
+each URL and redirect hop is checked before it is sent, and connections go to the
+address the input's `PinnedResolver` checked. Transient failures (5xx, 408, 429, timeouts,
+dropped connections) are retried with exponential backoff while permanent ones (other
+4xx, unsupported pages) are not. Every failure becomes a `Reject` with a short reason.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import errno
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,8 @@ from typing import Any, Protocol, TypeVar
 import yt_dlp
 
 from longvid_pipeline.errors import DiskFullError, exception_chain, is_disk_full
+from longvid_pipeline.fetching.guarded_ydl import FFMPEG_INPUT_ARGS, GuardedYoutubeDL
+from longvid_pipeline.fetching.pinning import PinnedResolver
 from longvid_pipeline.fetching.safety import UnsafeURL
 from longvid_pipeline.stage import Reject
 
@@ -122,29 +124,6 @@ class MatchFilter:
         return self.rejection.detail
 
 
-class GuardedYoutubeDL(yt_dlp.YoutubeDL):
-    """YoutubeDL that checks every request URL, and the final URL after redirects.
-
-    The final-URL check refuses a response that redirected into a forbidden range before
-    its body is read; the redirected request itself has been sent by then (yt-dlp follows
-    redirects inside its HTTP handler, with no per-hop hook).
-    """
-
-    def __init__(self, params: dict[str, Any], guard: Callable[[str], None]) -> None:
-        super().__init__(params)
-        self._guard = guard
-
-    def urlopen(self, req: Any) -> Any:
-        self._guard(req if isinstance(req, str) else req.url)
-        response = super().urlopen(req)
-        try:
-            self._guard(response.url)
-        except UnsafeURL:
-            response.close()
-            raise
-        return response
-
-
 def _format_selector(max_height: int) -> str:
     """Prefer MP4/M4A at or below the height cap (often a stream copy later), else anything."""
     h = max_height
@@ -183,19 +162,6 @@ def chapters_from_info(info: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         chapters.append({"start_s": start, "end_s": end, "title": str(chapter.get("title") or "")})
     return chapters
-
-
-class CheckedRedirects(urllib.request.HTTPRedirectHandler):
-    """urllib redirect handler that checks each hop before following it (no request sent)."""
-
-    def __init__(self, guard: Callable[[str], None]) -> None:
-        self._guard = guard
-
-    def redirect_request(
-        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
-    ) -> Any:
-        self._guard(newurl)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 class DownloadSettings(Protocol):
@@ -239,6 +205,8 @@ def ydl_params(
         "logger": log,
         "overwrites": True,
         "cachedir": False,
+        "external_downloader": {"default": "native"},
+        "external_downloader_args": {"ffmpeg_i": FFMPEG_INPUT_ARGS},
     }
     if settings.cookies_file:
         params["cookiefile"] = settings.cookies_file
@@ -250,7 +218,7 @@ def download_once(
     tmp: Path,
     settings: DownloadSettings,
     ffmpeg: str,
-    guard: Callable[[str], None],
+    resolver: PinnedResolver,
     claim: Callable[[str], None],
 ) -> Fetched:
     """One yt-dlp attempt into `tmp`; raises Reject / TransientReject on failure.
@@ -262,7 +230,7 @@ def download_once(
     max_bytes = int(settings.max_filesize_mb * 1024 * 1024)
     match = MatchFilter(settings.max_duration_s, max_bytes)
     try:
-        with GuardedYoutubeDL(ydl_params(tmp, settings, ffmpeg, log, match), guard) as ydl:
+        with GuardedYoutubeDL(ydl_params(tmp, settings, ffmpeg, log, match), resolver) as ydl:
             extracted = ydl.extract_info(url, download=False, process=False) or {}
             is_video = extracted.get("_type", "video") == "video"
             canonical = canonical_source(extracted) if is_video else None

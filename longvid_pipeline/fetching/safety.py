@@ -2,10 +2,11 @@
 
 Inputs are untrusted text. A manifest can name `http://169.254.169.254/` (the cloud
 metadata endpoint), a service on the worker's loopback, or a file name like `../../x`.
-`check_url` refuses schemes other than http(s) and every resolved address in a private,
-loopback, link-local, reserved, multicast or unspecified range unless the recipe allows
-it; `safe_child` keeps paths under their root. Both raise instead of returning a flag so
-a forgotten check cannot silently pass.
+`parse_http_url` refuses anything but a well-formed http(s) URL; `address_problem` says
+why an address in a private, loopback, link-local, reserved, multicast or unspecified
+range is refused unless the recipe allows it (`fetching.pinning` applies both to every
+request and redirect hop); `safe_child` keeps paths under their root. Checks raise
+instead of returning a flag so a forgotten check cannot silently pass.
 """
 
 from __future__ import annotations
@@ -82,31 +83,6 @@ def parse_http_url(url: str) -> urllib.parse.SplitResult:
     if not parts.hostname:
         raise UnsafeURL("malformed_url", f"no host in {url!r}")
     return parts
-
-
-def check_url(url: str, allow_loopback: bool = False, allow_private: bool = False) -> None:
-    """Refuse `url` unless it is http(s) and every address its host resolves to is allowed.
-
-    Use before any request made on behalf of an input (the media URL, its redirects, an
-    annotations sidecar). Every resolved address is checked, not just the first, because
-    the HTTP client may connect to any of them.
-
-    Example:
-        >>> check_url("ftp://example.com/a.mp4")
-        Traceback (most recent call last):
-        ...
-        longvid_pipeline.safety.UnsafeURL: bad_scheme: scheme 'ftp' is not http(s): ...
-
-    Raises:
-        UnsafeURL: reason malformed_url | bad_scheme | unresolvable_host |
-            loopback_address | private_address | link_local_address | reserved_address.
-    """
-    parts = parse_http_url(url)
-    host = parts.hostname or ""
-    for address in resolve(host):
-        problem = address_problem(address, allow_loopback, allow_private)
-        if problem:
-            raise UnsafeURL(problem, f"{host} resolves to {address} ({url})")
 
 
 def safe_child(root: Path, name: str) -> Path:

@@ -1,8 +1,8 @@
 """What comes with a video: ground-truth annotations, subtitles, the site's info JSON.
 
 Annotations are read from a local path or a URL (under the same address rules as the
-media); subtitles are parsed into cues and copied next to the normalized media, as is the
-site's info JSON.
+media: every hop checked, connections pinned by the input's resolver); subtitles are
+parsed into cues and copied next to the normalized media, as is the site's info JSON.
 """
 
 from __future__ import annotations
@@ -11,18 +11,12 @@ import json
 import shutil
 import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from longvid_pipeline.captioning.formats import parse_annotation_text
-from longvid_pipeline.fetching.download import (
-    CheckedRedirects,
-    Fetched,
-    classify_download_error,
-    with_retries,
-)
+from longvid_pipeline.fetching.download import Fetched, classify_download_error, with_retries
+from longvid_pipeline.fetching.pinning import PinnedResolver, pinned_opener
 from longvid_pipeline.fetching.safety import UnsafeURL, safe_child
 from longvid_pipeline.fetching.subtitles import parse_vtt
 from longvid_pipeline.stage import Reject
@@ -32,7 +26,7 @@ MAX_ANNOTATIONS_BYTES = 64 * 1024 * 1024
 
 def read_annotations(
     source: dict[str, Any],
-    guard: Callable[[str], None],
+    resolver: PinnedResolver,
     timeout_s: float,
     retries: int,
     backoff_s: float,
@@ -46,7 +40,7 @@ def read_annotations(
         return None
     try:
         if url:
-            text = read_url(str(url), guard, timeout_s, retries, backoff_s)
+            text = read_url(str(url), resolver, timeout_s, retries, backoff_s)
         else:
             text = Path(str(path)).read_bytes()
         name = urllib.parse.urlsplit(str(url)).path if url else str(path)
@@ -59,19 +53,20 @@ def read_annotations(
 
 def read_url(
     url: str,
-    guard: Callable[[str], None],
+    resolver: PinnedResolver,
     timeout_s: float,
     retries: int,
     backoff_s: float,
     max_bytes: int = MAX_ANNOTATIONS_BYTES,
 ) -> bytes:
-    """The body of `url` (a sidecar, a needle image): every hop checked by `guard`,
-    transient failures retried, at most `max_bytes` (more is a `too_large` Reject)."""
-    guard(url)
-    opener = urllib.request.build_opener(CheckedRedirects(guard))
+    """The body of `url` (a sidecar, a needle image): the URL and every redirect hop
+    checked by `resolver` and connected to at the checked address, transient failures
+    retried, at most `max_bytes` (more is a `too_large` Reject)."""
+    opener = pinned_opener(resolver)
 
     def attempt() -> bytes:
         try:
+            resolver.check_url(url)
             with opener.open(url, timeout=timeout_s) as response:
                 body = response.read(max_bytes + 1)
         except (urllib.error.URLError, OSError, UnsafeURL) as exc:

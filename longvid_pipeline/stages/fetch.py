@@ -1,7 +1,8 @@
 """Fetch: download (yt-dlp) or pick up (folder) one input, check it, normalize it under OUT.
 
-The first stage, and the one that meets the outside world, so it is defensive: URLs are
-checked before every request (`fetching.safety`), downloads are capped in duration and
+The first stage, and the one that meets the outside world, so it is defensive: URLs and
+every redirect hop are checked before the request is sent, and connections go to the
+address that was checked (`fetching.safety`, `fetching.pinning`), downloads are capped in duration and
 size and retried only when the failure is transient (`fetching.download`), and a per-host
 slot limit keeps many workers from hammering one site. Every failure becomes a `Reject`
 with a short reason; the stage never raises for one bad input.
@@ -32,7 +33,8 @@ from longvid_pipeline.fetching.download import (
 )
 from longvid_pipeline.fetching.inspect import inspect_media, sha256_file
 from longvid_pipeline.fetching.normalize import normalize
-from longvid_pipeline.fetching.safety import UnsafeURL, check_url, safe_child
+from longvid_pipeline.fetching.pinning import PinnedResolver
+from longvid_pipeline.fetching.safety import UnsafeURL, safe_child
 from longvid_pipeline.fetching.sidecars import keep_info_json, keep_subtitles, read_annotations
 from longvid_pipeline.fetching.subtitles import subtitle_sidecars
 from longvid_pipeline.ids import video_id_for
@@ -76,9 +78,13 @@ class FetchStage(Stage):
         def claim(canonical: str) -> None:
             self._claim(item, video_id_for(canonical))
 
-        fetched = (
-            self._local(url) if item.source_kind == "folder" else self._remote(url, tmp, claim)
-        )
+        # One resolver per input: its media URL, every redirect hop and its annotations
+        # are checked once per host and connected to at the checked address.
+        resolver = PinnedResolver(self.config.allow_loopback, self.config.allow_private)
+        if item.source_kind == "folder":
+            fetched = self._local(url)
+        else:
+            fetched = self._remote(url, tmp, claim, resolver)
         info, scan = inspect_media(fetched.path, self.config)
         video_id = video_id_for(fetched.canonical or "sha256:" + sha256_file(fetched.path))
         self._claim(item, video_id)
@@ -88,7 +94,7 @@ class FetchStage(Stage):
         normalized_by = normalize(fetched.path, media, info, self.config, scan)
         config = self.config
         item.annotations = read_annotations(
-            item.source, self._check, config.timeout_s, config.retries, config.backoff_s
+            item.source, resolver, config.timeout_s, config.retries, config.backoff_s
         )
         if config.keep_subtitles:
             item.subtitles = keep_subtitles(
@@ -125,28 +131,22 @@ class FetchStage(Stage):
         if video_id not in item.claimed:
             item.claimed.append(video_id)
 
-    def _remote(self, url: str, tmp: Path, claim: Callable[[str], None]) -> Fetched:
-        self._check(url)
+    def _remote(
+        self, url: str, tmp: Path, claim: Callable[[str], None], resolver: PinnedResolver
+    ) -> Fetched:
+        try:  # an unsafe URL rejects the input before any slot is taken
+            resolver.check_url(url)
+        except UnsafeURL as unsafe:
+            raise Reject(unsafe.reason, unsafe.detail) from unsafe
         host = urllib.parse.urlsplit(url).hostname or ""
 
         def attempt() -> Fetched:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
             with self.slots.hold(host):
-                return download_once(url, tmp, self.config, self.ffmpeg, self._guard, claim)
+                return download_once(url, tmp, self.config, self.ffmpeg, resolver, claim)
 
         return with_retries(attempt, self.config.retries, self.config.backoff_s)
-
-    def _guard(self, url: str) -> None:
-        """Address check for yt-dlp's requests: raises UnsafeURL (classified later)."""
-        check_url(url, self.config.allow_loopback, self.config.allow_private)
-
-    def _check(self, url: str) -> None:
-        """Address check before our own requests: an unsafe URL rejects the input."""
-        try:
-            self._guard(url)
-        except UnsafeURL as unsafe:
-            raise Reject(unsafe.reason, unsafe.detail) from unsafe
 
     def _video_row(
         self, item: WorkItem, fetched: Fetched, video_id: str, media: Path, normalized_by: str

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from longvid_pipeline.fetching.safety import UnsafeURL, address_problem, check_url, safe_child
+from longvid_pipeline.fetching.pinning import check_url
+from longvid_pipeline.fetching.safety import UnsafeURL, address_problem, safe_child
 
 
 @pytest.mark.parametrize(
