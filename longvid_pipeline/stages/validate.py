@@ -5,8 +5,10 @@ worker in `setup()`. For every table with a suite it validates the item's rows o
 table as one batch: in mode `reject` a failing row leaves the item for `rejects` with the
 failed expectations named (a failing `videos` row drops the whole input, since its clips
 and questions depend on it; so does a failing `niah` row of a benchmark build, where the
-sample is the input); in mode `warn` rows stay and are only counted. Counts per
-expectation go to `item.validation`, which the shard writer sums into the run's report.
+sample is the input; a dropped clip takes the questions whose evidence lies in it,
+`validation.dependents`); in mode `warn` rows stay and are only counted. Tables run in
+pipeline order, so the qa suite sees the clips that were kept. Counts per expectation go
+to `item.validation`, which the shard writer sums into the run's report.
 
 Uniqueness is checked within one item here; across items and runs it is the writer's job.
 """
@@ -18,7 +20,9 @@ from typing import Any, ClassVar
 from longvid_pipeline.item import WorkItem
 from longvid_pipeline.shards import sum_validation
 from longvid_pipeline.stage import Stage
+from longvid_pipeline.tables import ROW_TABLES
 from longvid_pipeline.validation.config import ValidateConfig
+from longvid_pipeline.validation.dependents import DEPENDS_ON_REJECTED_CLIP, clip_dependents
 from longvid_pipeline.validation.suites import (
     SuiteRunner,
     TableOutcome,
@@ -46,7 +50,8 @@ class ValidateStage(Stage):
             )
             if not rows:
                 continue
-            outcome = self.runner.run(table, rows, item.video or {}, parameters)
+            related = {name: getattr(item, name) for name in ROW_TABLES}
+            outcome = self.runner.run(table, rows, item.video or {}, parameters, related)
             item.validation = sum_validation([item.validation, {table: outcome.counts}])
             if self.config.mode == "reject" and outcome.failures:
                 # The item's own row (a video, or a benchmark build's sample) takes the input.
@@ -54,7 +59,18 @@ class ValidateStage(Stage):
                     item.reject_input(self.name, "expectations", _detail(outcome, 0))
                     return item
                 setattr(item, table, self._drop_failures(item, table, rows, outcome))
+                if table == "clips":
+                    rejected = [rows[position] for position in sorted(outcome.failures)]
+                    self._drop_clip_dependents(item, rejected)
         return item
+
+    def _drop_clip_dependents(self, item: WorkItem, rejected: list[dict[str, Any]]) -> None:
+        """Questions whose evidence lies in a dropped clip go to rejects with it."""
+        dependents = clip_dependents(item.qa, rejected, item.clips)
+        dropped = {id(row) for row, _ in dependents}
+        for row, detail in dependents:
+            item.reject_row(self.name, "qa", DEPENDS_ON_REJECTED_CLIP, detail, row)
+        item.qa = [row for row in item.qa if id(row) not in dropped]
 
     def _drop_failures(
         self, item: WorkItem, table: str, rows: list[dict[str, Any]], outcome: TableOutcome

@@ -31,6 +31,11 @@ class ValidateConfig:
         0.3, "max share of repeated word 3-grams in a caption or answer", min=0.0, max=1.0
     )
     min_caption_chars: int = param(1, "min characters of a caption", min=0)
+    max_evidence_gap_s: float = param(
+        1.0,
+        "max seconds of a question's evidence that no kept clip covers (keep >= qa.max_gap_s)",
+        min=0.0,
+    )
 
     def __post_init__(self) -> None:
         known = available_suites()
@@ -52,4 +57,5 @@ class ValidateConfig:
         return {
             "repetition_threshold": self.repetition_threshold,
             "min_caption_chars": self.min_caption_chars,
+            "max_evidence_gap_s": self.max_evidence_gap_s,
         }

@@ -2,22 +2,25 @@
 
 Each derivation computes one value from a row (and its video row): options distinct,
 answer among the options, a caption's repetition score, a sampling plan that fits the
-video. A suite names them with their arguments (both data), so a new table needs a new
-suite file and nothing else. None means "does not apply to this row" (an open-ended
-question has no options): GX skips nulls.
+video. A few (`RELATED_DERIVATIONS`) also read the item's rows of other tables as they
+stand after validation dropped what failed, for checks across tables: a question's
+evidence must lie in clips that were kept. A suite names them with their arguments (both
+data), so a new table needs a new suite file and nothing else. None means "does not
+apply to this row" (an open-ended question has no options): GX skips nulls.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from longvid_pipeline.niah.checks import passes as niah_passes
 
 Row = dict[str, Any]
 Video = dict[str, Any]
+Related = dict[str, list[Row]]  # table -> the item's rows of that table
 
 
 # Each derivation computes one helper value from a row (and its video row). None means
@@ -197,6 +200,29 @@ def _whole_number_when(
     return numbers[0] if len(numbers) == 1 else -1
 
 
+def uncovered_stretch(start_s: float, end_s: float, spans: Iterable[tuple[float, float]]) -> float:
+    """The longest part of [start_s, end_s] that no span covers (0.0 when covered)."""
+    longest, reached = 0.0, start_s
+    for span_start, span_end in sorted(spans):
+        if span_start >= end_s or reached >= end_s:
+            break
+        longest = max(longest, span_start - reached)
+        reached = max(reached, span_end)
+    return round(max(longest, end_s - reached), 6)
+
+
+def _uncovered_by(
+    row: Row, video: Video, related: Related, start_column: str, end_column: str, table: str
+) -> float | None:
+    """Longest stretch of the row's span (a question's evidence) that no row of `table`
+    (the item's clips still kept) covers, in seconds."""
+    start, end = row.get(start_column), row.get(end_column)
+    if start is None or end is None:
+        return None
+    spans = [(float(r["start_s"]), float(r["end_s"])) for r in related.get(table, [])]
+    return uncovered_stretch(float(start), float(end), spans)
+
+
 DERIVATIONS: dict[str, Callable[..., Any]] = {
     "video_value": _video_value,
     "equals_video": _equals_video,
@@ -213,8 +239,12 @@ DERIVATIONS: dict[str, Callable[..., Any]] = {
     "whole_number_when": _whole_number_when,
     "niah": niah_passes,  # structural checks of a niah row (niah/checks.py), arg `check`
 }
+# Derivations that also read the item's rows of other tables: fn(row, video, related, **args).
+RELATED_DERIVATIONS: dict[str, Callable[..., Any]] = {"uncovered_by": _uncovered_by}
 # Arguments that name a column of the row (checked against the contract on load).
 ROW_COLUMN_ARGS = (
+    "start_column",
+    "end_column",
     "column",
     "list_column",
     "index_column",

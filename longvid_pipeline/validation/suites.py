@@ -29,8 +29,10 @@ import pandas as pd
 from longvid_pipeline.schemas import arrow_schema
 from longvid_pipeline.validation.derived import (
     DERIVATIONS,
+    RELATED_DERIVATIONS,
     ROW_COLUMN_ARGS,
     VIDEO_COLUMN_ARGS,
+    Related,
     Row,
     Video,
     hashable,
@@ -59,8 +61,11 @@ class DerivedColumn:
     fn: str
     args: dict[str, Any]
 
-    def value(self, row: Row, video: Video) -> Any:
-        """The helper value for one row (derivations may also read the video row)."""
+    def value(self, row: Row, video: Video, related: Related) -> Any:
+        """The helper value for one row (derivations may also read the video row, and
+        related ones the item's rows of other tables)."""
+        if self.fn in RELATED_DERIVATIONS:
+            return RELATED_DERIVATIONS[self.fn](row, video, related, **self.args)
         return DERIVATIONS[self.fn](row, video, **self.args)
 
 
@@ -97,11 +102,14 @@ def _load_derived(table: str, raw: dict[str, Any], contract: set[str]) -> list[D
         args = {k: v for k, v in spec.items() if k not in ("fn", "about")}
         if not name.startswith("_"):
             raise SuiteError(f"{table}: derived column {name!r} must start with '_'")
-        if spec.get("fn") not in DERIVATIONS:
+        known_fns = {**DERIVATIONS, **RELATED_DERIVATIONS}
+        if spec.get("fn") not in known_fns:
             raise SuiteError(
                 f"{table}: {name}: unknown fn {spec.get('fn')!r} "
-                f"(known: {', '.join(sorted(DERIVATIONS))})"
+                f"(known: {', '.join(sorted(known_fns))})"
             )
+        if "table" in args and args["table"] not in TABLE_NAMES:
+            raise SuiteError(f"{table}: {name}: unknown table {args['table']!r}")
         columns = [args[k] for k in ROW_COLUMN_ARGS if k in args] + args.get("columns", [])
         video_columns = [args[k] for k in VIDEO_COLUMN_ARGS if k in args]
         if spec["fn"] == "video_value":
@@ -144,7 +152,9 @@ def load_suite_spec(table: str) -> SuiteSpec:
     return SuiteSpec(table, expectations, derived, sorted(used), parameters)
 
 
-def build_frame(spec: SuiteSpec, rows: list[Row], video: Video) -> pd.DataFrame:
+def build_frame(
+    spec: SuiteSpec, rows: list[Row], video: Video, related: Related | None = None
+) -> pd.DataFrame:
     """The contract columns GX reads, plus derived helpers; index = position in `rows`.
 
     List and struct columns stay out unless an expectation names them: derivations read
@@ -153,7 +163,7 @@ def build_frame(spec: SuiteSpec, rows: list[Row], video: Video) -> pd.DataFrame:
     records = []
     for row in rows:
         record = {column: row.get(column) for column in spec.row_columns}
-        record.update({d.name: d.value(row, video) for d in spec.derived})
+        record.update({d.name: d.value(row, video, related or {}) for d in spec.derived})
         records.append(record)
     columns = spec.row_columns + [d.name for d in spec.derived]
     return pd.DataFrame.from_records(records, columns=columns, index=range(len(rows)))
@@ -213,11 +223,18 @@ class SuiteRunner:
         return gx.ExpectationSuite(name=spec.table, expectations=expectations)
 
     def run(
-        self, table: str, rows: list[Row], video: Video, parameters: dict[str, Any]
+        self,
+        table: str,
+        rows: list[Row],
+        video: Video,
+        parameters: dict[str, Any],
+        related: Related | None = None,
     ) -> TableOutcome:
-        """Validate `rows` of `table` (one batch) and name each failing row's expectations."""
+        """Validate `rows` of `table` (one batch) and name each failing row's expectations.
+
+        `related`: the item's rows of other tables, for cross-table derivations."""
         spec = self.specs[table]
-        frame = build_frame(spec, rows, video)
+        frame = build_frame(spec, rows, video, related)
         batch = self._batches[table].get_batch(batch_parameters={"dataframe": frame})
         result = batch.validate(
             self._suites[table],

@@ -468,3 +468,46 @@ def test_subtitle_captions_and_cut_marks_are_not_truncations(stage: ValidateStag
         "evaluated": 2,
         "failed": 0,
     }
+
+
+def _evidence(item: WorkItem, position: int, start_s: float, end_s: float) -> None:
+    item.qa[position].update(evidence_start_s=start_s, evidence_end_s=end_s)
+
+
+def test_questions_citing_a_rejected_clip_go_with_it(stage: ValidateStage) -> None:
+    """Clips of 20 s; clip 2 (40-60 s) fails its caption check and takes its questions."""
+    item = make_item(clips=6, qa=5)
+    _evidence(item, 0, 1.0, 5.0)  # clip 0 only: kept
+    _evidence(item, 1, 45.0, 50.0)  # inside clip 2
+    _evidence(item, 2, 35.0, 45.0)  # clips 1 and 2
+    _evidence(item, 3, 0.0, DURATION)  # the whole video (dense caption, counts)
+    _evidence(item, 4, 60.0, 70.0)  # starts where clip 2 ends: shares no footage
+    item.clips.append(copy.deepcopy(item.clips[0]))  # a rejected copy of a kept clip
+    item.clips[2]["caption"] = "A red circle bou"
+    ids = [row["qa_id"] for row in item.qa]
+    bad_clip = item.clips[2]["clip_id"]
+    item = validate(stage, item)
+    assert [row["qa_id"] for row in item.qa] == [ids[0], ids[4]]
+    dependents = [r for r in item.rejects if r["reason"] == "depends_on_rejected_clip"]
+    assert [(r["stage"], r["level"]) for r in dependents] == [("validate", "qa")] * 3
+    assert [json.loads(r["row_json"])["qa_id"] for r in dependents] == ids[1:4]
+    assert dependents[0]["detail"] == (
+        f"evidence 45.00-50.00 s lies in rejected clip {bad_clip} (40.00-60.00 s)"
+    )
+    assert [r["reason"] for r in item.rejects].count("expectations") == 2  # the two clips
+    covered = item.validation["qa"][f"{BETWEEN}(_evidence_uncovered_s)"]
+    assert covered == {"evaluated": 2, "failed": 0}
+
+
+def test_every_evidence_span_lies_in_kept_clips(stage: ValidateStage) -> None:
+    """The expectation behind it: evidence over a stretch no clip covers is refused."""
+    item = make_item(clips=6, qa=3)
+    del item.clips[3]  # nothing covers 60-80 s (as if segment had filtered it)
+    _evidence(item, 0, 55.0, 61.0)  # 1 s uncovered: within validate.max_evidence_gap_s
+    _evidence(item, 1, 55.0, 62.5)
+    item = validate(stage, item)
+    ((reject,),) = [[r for r in item.rejects if r["level"] == "qa"]]
+    assert reject["reason"] == "expectations"
+    assert reject["detail"] == f"failed: {BETWEEN}(_evidence_uncovered_s)"
+    assert json.loads(reject["row_json"])["evidence_end_s"] == 62.5
+    assert derived.uncovered_stretch(0.0, 10.0, [(2.0, 4.0), (3.0, 9.5)]) == 2.0
