@@ -175,35 +175,76 @@ def _bad_media(folder: Path) -> None:
     (folder / "notes.mp4").write_text("this is not a video")
 
 
+def _ray_links_into(folder: Path) -> list[Path]:
+    """/tmp links to a Ray temp dir under `folder` (a deep OUT leaves one while it runs)."""
+    return [
+        link
+        for link in Path("/tmp").glob("lvray-*")
+        if link.is_symlink() and str(link.readlink()).startswith(str(folder))
+    ]
+
+
+def _input_rejects(out: Path) -> dict[str, str]:
+    rows = run_query(out, "select input, reason from rejects where level = 'input'").to_pylist()
+    return {json.loads(row["input"])["url"].rsplit("/", 1)[-1]: row["reason"] for row in rows}
+
+
 def test_failing_inputs_become_rejects_and_the_run_finishes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Every manifest line is an input or a reject; rejected media leaves OUT; a video whose
+    first copy fails late is kept through the other copy; Ray's /tmp link is removed."""
     from longvid_pipeline.demo.server import serve_folder
+    from longvid_pipeline.media.ffmpeg import run_ffmpeg
 
     media = tmp_path / "media_in"
     _bad_media(media)
+    (media / "good2.mp4").write_bytes((media / "good.mp4").read_bytes())  # the same video
+    run_ffmpeg(["-i", str(media / "good.mp4"), "-c", "copy", "-metadata", "title=other",
+                str(media / "other.mp4")])  # fmt: skip
     with serve_folder(media) as base:
         manifest = tmp_path / "inputs.csv"
-        names = ["good.mp4", "missing.mp4", "truncated.mp4", "notes.mp4"]
-        manifest.write_text(
-            "url,note\n" + "".join(f"{base}{n},{n}\n" for n in names) + "not a url,bad\n"
-        )
+        lines = [f"{base}{name},{name}," for name in ("good.mp4", "missing.mp4", "truncated.mp4")]
+        lines += [f"{base}notes.mp4,notes,", "not a url,bad,", f"{base}good.mp4,again,", ""]
+        lines += [f"{base}{name},{name},{base}missing.json" for name in ("good2.mp4", "other.mp4")]
+        manifest.write_text("url,note,annotations_url\n" + "\n".join(lines) + "\n")
         recipe = tmp_path / "manifest.yaml"
         out = tmp_path / "out_manifest"
         recipe.write_text(FETCH_AND_SEGMENT.format(out=out, kind="manifest", path=manifest))
         assert main(["run", str(recipe)]) == 0
-    reasons = {
-        row["reason"]
-        for row in run_query(out, "select reason from rejects where level = 'input'").to_pylist()
+    rejects = _input_rejects(out)
+    assert rejects.pop("good2.mp4") in {"duplicate_video", "bad_annotations"}  # who came first
+    assert rejects == {
+        "missing.mp4": "http_404",
+        "truncated.mp4": "corrupt",
+        "notes.mp4": "not_a_video",
+        "not a url": "malformed_url",
+        "good.mp4": "duplicate_input",  # line 7 repeats line 2
+        "": "empty_line",
+        "other.mp4": "bad_annotations",  # rejected after its media was normalized
     }
-    assert reasons == {"http_404", "corrupt", "not_a_video", "malformed_url"}
+    details = run_query(out, "select detail from rejects where reason = 'duplicate_input'")
+    assert details.to_pylist() == [{"detail": f"line 7 repeats the url of line 2: {base}good.mp4"}]
+    (video,) = run_query(out, "select video_id, url from videos").to_pylist()
+    assert video["url"] == f"{base}good.mp4"
+    kept_media = {p.name.split(".")[0] for p in (out / "media").iterdir()}
+    assert kept_media == {video["video_id"]}  # other.mp4's normalized media is gone
     assert main(["stats", str(out)]) == 0
-    assert "inputs: 5 = 1 kept + 4 rejected" in capsys.readouterr().out
+    assert "inputs: 9 = 1 kept + 8 rejected" in capsys.readouterr().out
+    assert _ray_links_into(tmp_path) == []
 
+    folder = tmp_path / "folder_in"
+    folder.mkdir()
+    for name in ("good.mp4", "truncated.mp4", "notes.mp4"):
+        (folder / name).write_bytes((media / name).read_bytes())
+    (folder / "linked.mp4").symlink_to(media / "other.mp4")  # outside the folder
     folder_out = tmp_path / "out_folder"
-    recipe.write_text(FETCH_AND_SEGMENT.format(out=folder_out, kind="folder", path=media))
+    recipe.write_text(FETCH_AND_SEGMENT.format(out=folder_out, kind="folder", path=folder))
     assert main(["run", str(recipe)]) == 0
-    rows = run_query(folder_out, "select reason, input from rejects order by reason").to_pylist()
-    assert [row["reason"] for row in rows] == ["corrupt", "not_a_video"]
-    assert json.loads(rows[0]["input"])["url"].endswith("truncated.mp4")
+    assert _input_rejects(folder_out) == {
+        "truncated.mp4": "corrupt",
+        "notes.mp4": "not_a_video",
+        "linked.mp4": "symlink_outside_folder",
+    }
     assert main(["stats", str(folder_out)]) == 0
+    assert "inputs: 4 = 1 kept + 3 rejected" in capsys.readouterr().out
