@@ -11,7 +11,6 @@ are cached under OUT/.niah_images so workers fetch each image once.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,8 @@ from typing import Any
 
 from PIL import Image
 
-from longvid_pipeline.fetching.safety import UnsafeURL, check_url
+from longvid_pipeline.fetching.pinning import PinnedResolver
+from longvid_pipeline.fetching.safety import UnsafeURL
 from longvid_pipeline.fetching.sidecars import read_url
 from longvid_pipeline.files import write_atomic
 from longvid_pipeline.ids import stable_hash
@@ -91,12 +91,10 @@ def _fetch(url: str, config: NeedlesConfig, cache: Path) -> Path:
         return path
     target = cache / f"{stable_hash('needle-image', url)}.img"
     if not target.exists():
-        guard = functools.partial(
-            check_url, allow_loopback=config.allow_loopback, allow_private=config.allow_private
-        )
+        resolver = PinnedResolver(config.allow_loopback, config.allow_private)
         try:
             body = read_url(
-                url, guard, config.timeout_s, 1, 0.5, round(config.max_image_mb * 2**20)
+                url, resolver, config.timeout_s, 1, 0.5, round(config.max_image_mb * 2**20)
             )
         except UnsafeURL as unsafe:
             raise Reject(unsafe.reason, unsafe.detail) from unsafe
