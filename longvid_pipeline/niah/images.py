@@ -127,7 +127,11 @@ def load_user_images(
     images: list[UserImage] = []
     rejects: list[ImageReject] = []
     captions: set[str] = set()
-    for row in load_manifest(Path(config.manifest or "")):
+    for source_row in load_manifest(Path(config.manifest or "")):
+        row = source_row.row
+        if source_row.reason:  # an empty or unreadable line, a row without url
+            rejects.append(ImageReject(row, source_row.reason, source_row.detail))
+            continue
         try:
             visual = _visual(row)
             caption = str(row["caption"]).strip()
