@@ -15,7 +15,7 @@ from typing import Any
 from longvid_pipeline.config import ConfigError
 from longvid_pipeline.errors import DiskFullError, RunFailed
 from longvid_pipeline.recipe import DEFAULT_RECIPE, Recipe, load_recipe, recipe_notices
-from longvid_pipeline.sources.files import SourceError, check_source
+from longvid_pipeline.sources.files import SOURCE_KINDS, SourceError, check_source
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -107,8 +107,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _check_source(recipe: Recipe) -> str:
-    """Read a manifest or folder source as the run would; '' for the demo world."""
-    if recipe.source.kind == "demo":
+    """Read a manifest or folder source as the run would; '' for other kinds."""
+    if recipe.source.kind not in SOURCE_KINDS:
         return ""
     count = check_source(recipe.source.kind, Path(recipe.source.path or ""))
     return f"; source {recipe.source.kind} {recipe.source.path}: {count} inputs"

@@ -301,6 +301,7 @@ def test_check_reads_the_source(tmp_path: Path, capsys: pytest.CaptureFixture[st
     manifest.write_text("url\nhttps://x/a.mp4\nhttps://x/a.mp4\n\n")
     assert main(["run", str(_source_recipe(tmp_path, "manifest", manifest)), "--check"]) == 0
     assert f"source manifest {manifest}: 3 inputs" in capsys.readouterr().out
+    assert main(["run", str(RECIPE_DIR / "mh_niah.yaml"), "--check"]) == 0  # not a file source
 
 
 def test_bad_sql_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
