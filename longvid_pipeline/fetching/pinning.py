@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import http.client
 import socket
+import ssl
 import threading
 import urllib.parse
 import urllib.request
@@ -185,12 +186,13 @@ class PinnedHTTPSHandler(urllib.request.HTTPSHandler):
     """urllib https:// through pinned connections (certificates still checked by name)."""
 
     def __init__(self, resolver: PinnedResolver) -> None:
-        super().__init__()
+        self._tls = ssl.create_default_context()
+        super().__init__(context=self._tls)
         self._resolver = resolver
 
     def https_open(self, req: urllib.request.Request) -> Any:
         factory = self._resolver.connection_factory(http.client.HTTPSConnection)
-        return self.do_open(factory, req, context=self._context)
+        return self.do_open(factory, req, context=self._tls)
 
 
 class CheckedRedirects(urllib.request.HTTPRedirectHandler):

@@ -115,9 +115,9 @@ def _check_url(source_row: SourceRow) -> SourceRow:
         key: None if isinstance(value, float) and math.isnan(value) else value
         for key, value in source_row.row.items()
     }
-    url = row.get("url")
-    row["url"] = "" if url is None else str(url)
-    if not row["url"].strip():
+    url = "" if row.get("url") is None else str(row["url"])
+    row["url"] = url
+    if not url.strip():
         return SourceRow(row, source_row.where, "missing_url", f"{source_row.where}: no url")
     return SourceRow(row, source_row.where)
 

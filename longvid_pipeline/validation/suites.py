@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from longvid_pipeline.schemas import arrow_schema
+from longvid_pipeline.tables import TABLE_NAMES
 from longvid_pipeline.validation.derived import (
     DERIVATIONS,
     RELATED_DERIVATIONS,
