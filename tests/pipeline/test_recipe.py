@@ -224,15 +224,19 @@ HEAVY_MODULES = (
 CHECK_RECIPES = """
 import json, sys
 from longvid_pipeline.cli import main
-codes = [main(["run", path, "--check"]) for path in sys.argv[1:]]
+folder = sys.argv[1]  # --check reads the source: folder.yaml's folder is given by the user
+codes = []
+for path in sys.argv[2:]:
+    extra = ["--set", f"source.path={folder}"] if path.endswith("folder.yaml") else []
+    codes.append(main(["run", path, "--check", *extra]))
 print(json.dumps({"codes": codes, "modules": sorted(sys.modules)}))
 """
 
 
-def test_check_imports_no_stage_code_nor_heavy_library() -> None:
+def test_check_imports_no_stage_code_nor_heavy_library(tmp_path: Path) -> None:
     recipes = [str(path) for path in sorted(RECIPE_DIR.glob("*.yaml"))]
     result = subprocess.run(
-        [sys.executable, "-c", CHECK_RECIPES, *recipes],
+        [sys.executable, "-c", CHECK_RECIPES, str(tmp_path), *recipes],
         capture_output=True,
         text=True,
         check=True,
