@@ -39,6 +39,7 @@ __all__ = [
     "iter_niah_frames",
     "plan_for",
     "probe",
+    "ray_temp_dir",
     "read_rows",
     "table_schema",
     "timestamp_prompt",
@@ -98,3 +99,13 @@ def iter_niah_frames(row: dict[str, Any], haystack_root: str | Path | None = Non
     from longvid_pipeline.niah.render import iter_sample_frames
 
     return iter_sample_frames(row, haystack_root)
+
+
+def ray_temp_dir(folder: str | Path) -> str:
+    """A local Ray's temp dir inside `folder` (reached through a short /tmp link when the
+    path is deep: Ray's unix sockets must stay under ~107 characters). Consumers that
+    start their own local Ray (the evaluator's actor pool) keep its files with their
+    output, as the pipeline does under OUT."""
+    from longvid_pipeline.runner import _ray_temp_dir
+
+    return _ray_temp_dir(Path(folder))

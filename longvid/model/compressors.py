@@ -91,7 +91,8 @@ class SlowFastCompressor(TokenCompressor):
     """SlowFast-LLaVA: a slow pathway (few frames, light pooling) then a fast one (all frames).
 
     Why two pathways: the slow one keeps spatial detail of a few frames, the fast one keeps
-    motion over every frame at a few tokens each; slow tokens come first.
+    motion over every frame at a few tokens each; slow tokens come first. The paper's
+    training-free setting is `slow_pool="max", slow_sampling="linspace"` (longvid.eval).
     """
 
     def __init__(
@@ -99,14 +100,26 @@ class SlowFastCompressor(TokenCompressor):
         slow_frames: int = 8,
         slow_kernel: tuple[int, int] = (1, 2),
         fast_grid: tuple[int, int] = (4, 4),
+        slow_pool: str = "avg",
+        slow_sampling: str = "center",
     ) -> None:
         super().__init__()
         self.slow_frames = slow_frames
         self.slow_kernel = tuple(slow_kernel)
         self.fast_grid = tuple(fast_grid)
+        self.slow_pool = slow_pool
+        self.slow_sampling = slow_sampling
 
     def slow_indices(self, frames: int) -> list[int]:
-        """Uniformly spread frame indices for the slow pathway (all frames if fewer)."""
+        """Frame indices of the slow pathway.
+
+        `center`: the middle of `slow_frames` equal parts (all frames if fewer).
+        `linspace`: SlowFast-LLaVA's own rule, the start of each of `slow_frames` equal
+        parts (`linspace(0, T, n + 1)` truncated, last dropped: 0, 5, ..., 45 for 10 of 50).
+        """
+        if self.slow_sampling == "linspace":
+            edges = torch.linspace(0, frames, self.slow_frames + 1).to(torch.int32).tolist()
+            return [min(index, frames - 1) for index in edges[:-1]]
         count = min(self.slow_frames, frames)
         return [int((index + 0.5) * frames / count) for index in range(count)]
 
@@ -123,9 +136,8 @@ class SlowFastCompressor(TokenCompressor):
 
     def forward(self, frame_tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
         grids = _as_grid(frame_tokens, grid)
-        slow = F.avg_pool2d(
-            grids[self.slow_indices(grids.shape[0])], self.slow_kernel, ceil_mode=True
-        )
+        pool = F.max_pool2d if self.slow_pool == "max" else F.avg_pool2d
+        slow = pool(grids[self.slow_indices(grids.shape[0])], self.slow_kernel, ceil_mode=True)
         fast = F.adaptive_avg_pool2d(grids, self._fast_grid(grid))
         return torch.cat([_from_grid(slow), _from_grid(fast)], dim=0)
 
@@ -192,6 +204,12 @@ COMPRESSORS: dict[str, type[TokenCompressor]] = {
     "none": NoCompression,
 }
 
+# String options and their allowed values (checked like the numbers' positivity).
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {
+    "slow_pool": ("avg", "max"),
+    "slow_sampling": ("center", "linspace"),
+}
+
 
 def compressor_problems(name: str, options: dict[str, object]) -> list[tuple[str, str]]:
     """(option, message) for every problem with a compressor config, checked before any
@@ -209,6 +227,10 @@ def compressor_problems(name: str, options: dict[str, object]) -> list[tuple[str
         converted, type_problems = check_type(value, hints[option], option)
         if type_problems:
             problems.append((option, type_problems[0].message))
+            continue
+        if option in OPTION_CHOICES:
+            if converted not in OPTION_CHOICES[option]:
+                problems.append((option, f"must be one of {list(OPTION_CHOICES[option])}"))
             continue
         numbers = converted if isinstance(converted, tuple) else (converted,)
         if any(number <= 0 for number in numbers):

@@ -1,0 +1,72 @@
+"""The one interface every model adapter implements: frames + prompt in, text out.
+
+An adapter class declares its options as a config dataclass (`Options`, fields made with
+`param`), so `model.options` is validated with every other config key before anything
+loads. It says which frames it wants (`frame_plan`, run in DataLoader workers) and
+answers a batch of requests (`generate`). A request with `frames=None` asks for the
+text-only answer: that is how the `blind` baseline runs the same model without video.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from longvid.eval.loader import FramePlan
+from longvid.eval.samples import EvalSample
+from longvid_pipeline.config import ConfigProblem
+
+
+@dataclass
+class Request:
+    """One prompt to answer. `sample` carries the ground truth: only the test adapters
+    (`oracle`, `shuffled`) and the answer-free baselines' bookkeeping may read it."""
+
+    prompt: str
+    frames: Any | None
+    sample: EvalSample
+
+
+@dataclass
+class AdapterContext:
+    """What every adapter may need besides its options."""
+
+    data_root: Path
+    seed: int
+    samples: list[EvalSample]
+    max_new_tokens: int = 32
+    device: str = "auto"
+    dtype: str = "auto"
+
+
+@dataclass
+class NoOptions:
+    """An adapter without options."""
+
+
+class Adapter:
+    """Base class: `Options`, `frame_plan()`, `generate(requests)`, `describe()`."""
+
+    Options: ClassVar[type] = NoOptions
+
+    def __init__(self, options: Any, context: AdapterContext) -> None:
+        self.options = options
+        self.context = context
+
+    @classmethod
+    def option_problems(cls, options: Any, key: str) -> list[ConfigProblem]:
+        """Checks across options (beyond types and bounds); none by default."""
+        return []
+
+    def frame_plan(self) -> FramePlan | None:
+        """The frames this adapter takes; None: it answers from text alone."""
+        return None
+
+    def generate(self, requests: list[Request]) -> list[str]:
+        """One answer text per request, in order."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """What ran, for results.json (model source, frame handling)."""
+        return {}

@@ -1,0 +1,120 @@
+"""What the transformers-based adapters share: device and dtype, chat prompts with a
+video placeholder, left-padded batches, splicing video features, greedy generation.
+
+Why splice ourselves: training-free SlowFast (and any custom frame handling) produces its
+own number of video tokens, so the prompt reserves exactly that many placeholder
+positions and the features are written into the input embeddings before `generate`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from longvid.model.tokenizer import CHATML_TEMPLATE
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto`: cuda when present, else cpu."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    """`auto`: bf16 on GPU, fp32 on CPU."""
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return DTYPES[name]
+
+
+def chat_prompt(tokenizer: Any, content: str, template: str | None = None) -> str:
+    """The user turn rendered with `template`, else the tokenizer's own, else ChatML, ending
+    where the assistant's answer starts."""
+    chosen = template or getattr(tokenizer, "chat_template", None) or CHATML_TEMPLATE
+    messages = [{"role": "user", "content": content}]
+    return tokenizer.apply_chat_template(
+        messages, chat_template=chosen, tokenize=False, add_generation_prompt=True
+    )
+
+
+def expand_placeholder(ids: list[int], token_id: int, count: int) -> list[int]:
+    """Replace the one placeholder id with `count` copies.
+
+    Raises:
+        ValueError: the prompt does not hold exactly one placeholder.
+    """
+    positions = [index for index, token in enumerate(ids) if token == token_id]
+    if len(positions) != 1:
+        raise ValueError(f"expected one video placeholder in the prompt, found {len(positions)}")
+    at = positions[0]
+    return ids[:at] + [token_id] * count + ids[at + 1 :]
+
+
+def left_pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded ids and attention mask: generation continues every row at the same column."""
+    longest = max(len(sequence) for sequence in sequences)
+    ids = torch.full((len(sequences), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), longest), dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        ids[row, longest - len(sequence) :] = torch.tensor(sequence, dtype=torch.long)
+        mask[row, longest - len(sequence) :] = 1
+    return ids, mask
+
+
+def splice(
+    embeddings: torch.Tensor,
+    input_ids: torch.Tensor,
+    token_id: int,
+    features: list[torch.Tensor | None],
+) -> torch.Tensor:
+    """Input embeddings with each row's video features (None: a text-only row) written at
+    its placeholders.
+
+    Raises:
+        ValueError: a row's placeholder count differs from its feature count.
+    """
+    placeholder = input_ids == token_id
+    counts = placeholder.sum(1).tolist()
+    for row, (count, tokens) in enumerate(zip(counts, features, strict=True)):
+        made = 0 if tokens is None else tokens.shape[0]
+        if count != made:
+            raise ValueError(f"row {row}: {count} placeholders but {made} video tokens")
+    present = [tokens for tokens in features if tokens is not None]
+    if not present:
+        return embeddings
+    video = torch.cat(present).to(embeddings.dtype)
+    return embeddings.masked_scatter(placeholder.unsqueeze(-1), video)
+
+
+def generation_ids(tokenizer: Any) -> dict[str, Any]:
+    """pad/eos ids for `generate` (a tokenizer without a pad token pads with eos)."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return {"pad_token_id": pad, "eos_token_id": tokenizer.eos_token_id}
+
+
+@torch.inference_mode()
+def generate_text(
+    model: Any,
+    tokenizer: Any,
+    max_new_tokens: int,
+    *,
+    inputs_embeds: torch.Tensor | None = None,
+    **inputs: Any,
+) -> list[str]:
+    """Greedy answers, decoded without special tokens. With `inputs_embeds` (and no ids)
+    generate returns only new tokens; with `input_ids` the prompt is cut off here."""
+    if inputs_embeds is not None:
+        inputs["inputs_embeds"] = inputs_embeds
+    out = model.generate(
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        **generation_ids(tokenizer),
+        **inputs,
+    )
+    if "input_ids" in inputs:
+        out = out[:, inputs["input_ids"].shape[1] :]
+    return [text.strip() for text in tokenizer.batch_decode(out, skip_special_tokens=True)]

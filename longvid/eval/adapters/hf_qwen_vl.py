@@ -1,0 +1,137 @@
+"""`hf_qwen_vl`: Qwen2-VL and Qwen2.5-VL checkpoints (transformers), by hub id or path.
+
+The model's own video path is used: frames are resized to Qwen's patch-aligned size,
+normalized and cut into patches in the DataLoader workers (`QwenVideoPatches`, no
+processor or torchvision needed); the prompt holds <|vision_start|>, as many
+<|video_pad|> tokens as the merged patch grid has cells, and <|vision_end|>; the model
+computes its multimodal rotary positions itself. Qwen2.5-VL also gets the seconds each
+temporal patch spans, so its absolute-time positions match the video's clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from longvid.eval.adapters.base import Adapter, AdapterContext, Request
+from longvid.eval.adapters.hf_common import (
+    chat_prompt,
+    generate_text,
+    left_pad,
+    resolve_device,
+    resolve_dtype,
+)
+from longvid.eval.adapters.preprocess import QwenVideoPatches
+from longvid.eval.loader import FramePlan
+from longvid_pipeline.config import ConfigProblem, param
+
+FAMILIES = {
+    "qwen2_vl": "transformers:Qwen2VLForConditionalGeneration",
+    "qwen2_5_vl": "transformers:Qwen2_5_VLForConditionalGeneration",
+}
+VISION_START, VIDEO_PAD, VISION_END = "<|vision_start|>", "<|video_pad|>", "<|vision_end|>"
+
+
+@dataclass
+class QwenVLOptions:
+    source: str = param("", "hub id or local path of a Qwen2-VL / Qwen2.5-VL model")
+    frames: int = param(16, "frames per video", min=1)
+    min_pixels: int = param(56 * 56, "smallest frame area after resizing (pixels)", min=784)
+    max_pixels: int = param(448 * 448, "largest frame area after resizing (pixels)", min=784)
+    chat_template: str | None = param(
+        None, "Jinja chat template (null: the tokenizer's, else ChatML)"
+    )
+
+
+class QwenVLAdapter(Adapter):
+    """A Qwen VL model loaded once; answers batch by batch."""
+
+    Options = QwenVLOptions
+
+    @classmethod
+    def option_problems(cls, options: QwenVLOptions, key: str) -> list[ConfigProblem]:
+        problems = []
+        if not options.source.strip():
+            problems.append(ConfigProblem(f"{key}.source", "set a hub id or a local model path"))
+        if options.min_pixels > options.max_pixels:
+            problems.append(ConfigProblem(f"{key}.min_pixels", "must not exceed max_pixels"))
+        return problems
+
+    def __init__(self, options: QwenVLOptions, context: AdapterContext) -> None:
+        super().__init__(options, context)
+        from transformers import AutoConfig, AutoTokenizer
+
+        from longvid_pipeline.registry import import_object
+
+        config = AutoConfig.from_pretrained(options.source)
+        if config.model_type not in FAMILIES:
+            raise ValueError(
+                f"{options.source}: model type {config.model_type!r} is not one of {list(FAMILIES)}"
+            )
+        self.device = resolve_device(context.device)
+        dtype = resolve_dtype(context.dtype, self.device)
+        model_class = import_object(FAMILIES[config.model_type])
+        self.model = model_class.from_pretrained(options.source, dtype=dtype).to(self.device).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(options.source)
+        vision = self.model.config.vision_config
+        self.patches = QwenVideoPatches(
+            patch_size=vision.patch_size,
+            temporal_patch_size=vision.temporal_patch_size,
+            merge_size=vision.spatial_merge_size,
+            min_pixels=options.min_pixels,
+            max_pixels=options.max_pixels,
+        )
+        self.timed = config.model_type == "qwen2_5_vl"
+
+    def frame_plan(self) -> FramePlan:
+        return FramePlan(frames=self.options.frames, prepare=self.patches)
+
+    def video_tokens(self, grid_thw: torch.Tensor) -> int:
+        """LLM tokens of a video: merged grid cells (t x h x w / merge^2)."""
+        return int(grid_thw.prod()) // self.patches.merge_size**2
+
+    def _ids(self, request: Request) -> list[int]:
+        if request.frames is None:
+            content = request.prompt
+        else:
+            pads = VIDEO_PAD * self.video_tokens(request.frames[1])
+            content = f"{VISION_START}{pads}{VISION_END}{request.prompt}"
+        text = chat_prompt(self.tokenizer, content, self.options.chat_template)
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    @torch.inference_mode()
+    def generate(self, requests: list[Request]) -> list[str]:
+        pad = self.tokenizer.pad_token_id
+        input_ids, mask = left_pad(
+            [self._ids(r) for r in requests],
+            pad if pad is not None else self.tokenizer.eos_token_id,
+        )
+        inputs: dict[str, Any] = {
+            "input_ids": input_ids.to(self.device),
+            "attention_mask": mask.to(self.device),
+        }
+        videos = [r for r in requests if r.frames is not None]
+        if videos:
+            inputs["pixel_values_videos"] = torch.cat([r.frames[0] for r in videos]).to(
+                self.device, self.model.dtype
+            )
+            inputs["video_grid_thw"] = torch.stack([r.frames[1] for r in videos]).to(self.device)
+            if self.timed:
+                inputs["second_per_grid_ts"] = torch.tensor(
+                    [self._seconds_per_patch(r) for r in videos], device=self.device
+                )
+        return generate_text(self.model, self.tokenizer, self.context.max_new_tokens, **inputs)
+
+    def _seconds_per_patch(self, request: Request) -> float:
+        """Seconds of video one temporal patch spans (frames are spread over the video)."""
+        shown = int(request.frames[1][0]) * self.patches.temporal_patch_size
+        return self.patches.temporal_patch_size * request.sample.duration_s / max(shown, 1)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "source": self.options.source,
+            "frames": self.options.frames,
+            "max_pixels": self.options.max_pixels,
+        }

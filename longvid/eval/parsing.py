@@ -1,0 +1,204 @@
+"""Reading answers back out of free model text: option letters, time spans and counts.
+
+Why lenient: models rarely answer in exactly the form a prompt asks for ("The answer is
+(B).", "B. red", "12.3-45.6", "00:12 to 00:45", "three"). The QA formats of the dataset
+(`longvid_pipeline.qa.formats`, when present) are tried first as the canonical parsers;
+these rules are the lenient layer around them. A text none of them can read parses to
+None, which scoring counts as wrong and logs (never drops).
+
+Example:
+    parse_choice("The answer is (B).", ["red", "blue", "green", "gray"])  # 1
+    parse_span("00:12 to 00:45")                                         # (12.0, 45.0)
+    parse_count("There are three bars.")                                 # 3
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable
+from typing import Any
+
+LETTERS = string.ascii_uppercase[:10]
+
+_TIME = r"(?:\d+:\d{1,2}(?::\d{1,2})?(?:\.\d+)?|\d+(?:\.\d+)?)"
+_TIME_TOKEN = re.compile(
+    rf"(?<![\w.:]){_TIME}(?:\s*(?:s|sec|secs|seconds?)\b|(?![\w:.]))", re.IGNORECASE
+)
+_NUMBER_WORDS = {
+    word: value
+    for value, word in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+}
+_ANSWER_CUE = re.compile(
+    r"(?:answer|option|choice)\s*(?:is|would be|:)?\s*[:\-]?\s*\(?\s*([A-J])\s*\)?(?![A-Za-z])",
+    re.IGNORECASE,
+)
+
+
+def _canonical(name: str) -> Callable[..., Any] | None:
+    """The QA module's own parser `name`, when that module exists and defines it."""
+    try:
+        from longvid_pipeline.qa import formats  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return getattr(formats, name, None)
+
+
+def _try_canonical(name: str, *args: Any) -> Any:
+    parser = _canonical(name)
+    if parser is None:
+        return None
+    try:
+        return parser(*args)
+    except (ValueError, TypeError, IndexError, KeyError):
+        return None
+
+
+def normalize_text(text: str) -> str:
+    """Lowercase, punctuation to spaces, articles dropped, whitespace collapsed."""
+    text = text.lower().translate(str.maketrans(string.punctuation, " " * len(string.punctuation)))
+    return " ".join(word for word in text.split() if word not in ("a", "an", "the"))
+
+
+def _letter_index(letter: str, options: list[str]) -> int | None:
+    index = LETTERS.find(letter.upper())
+    return index if 0 <= index < len(options) else None
+
+
+def _option_text_match(text: str, options: list[str]) -> int | None:
+    """The option whose text the answer is, or the one option whose text it contains."""
+    said = normalize_text(text)
+    if not said:
+        return None
+    named = [normalize_text(option) for option in options]
+    exact = [index for index, option in enumerate(named) if option and option == said]
+    if len(exact) == 1:
+        return exact[0]
+    padded = f" {said} "
+    inside = [index for index, option in enumerate(named) if option and f" {option} " in padded]
+    if len(inside) > 1:  # "red" inside "dark red": keep the longest when it contains the rest
+        longest = max(inside, key=lambda index: len(named[index]))
+        if all(named[index] in named[longest] for index in inside):
+            return longest
+        return None
+    return inside[0] if inside else None
+
+
+def parse_choice(text: str, options: list[str]) -> int | None:
+    """Index of the option an answer picks, or None when it picks none (or several).
+
+    Accepted: "B", "(B)", "B.", "B)", "B: ...", "B. option text", "The answer is B",
+    "Answer: (B)", "Option B", the option's text alone or inside a sentence.
+    """
+    canonical = _try_canonical("parse_choice", text, options)
+    if isinstance(canonical, int) and 0 <= canonical < len(options):
+        return canonical
+    stripped = text.strip().strip("*`'\" ")
+    if not stripped or not options:
+        return None
+    alone = re.fullmatch(r"\(?\s*([A-Ja-j])\s*\)?\s*[.:)]?", stripped)
+    if alone:
+        return _letter_index(alone.group(1), options)
+    led = re.match(r"\(?([A-J])\s*[.):]", stripped)  # "B. text", "(B) text", "B: text"
+    if led and _letter_index(led.group(1), options) is not None:
+        return _letter_index(led.group(1), options)
+    cue = _ANSWER_CUE.findall(stripped)
+    picked = {_letter_index(letter, options) for letter in cue} - {None}
+    if len(picked) == 1:
+        return picked.pop()
+    by_text = _option_text_match(stripped, options)
+    if by_text is not None:
+        return by_text
+    return _lone_letter(stripped, options)
+
+
+def _lone_letter(text: str, options: list[str]) -> int | None:
+    """A single standalone capital letter among the options (not the words "A" or "I")."""
+    found = set()
+    for match in re.finditer(r"(?<![A-Za-z])([A-J])(?![A-Za-z])", text):
+        word_after = re.match(r"\s+([a-z]+)", text[match.end() :])
+        if match.group(1) in "AI" and word_after and word_after.group(1) not in ("and", "or"):
+            continue  # "A red circle", "I think": words, not option letters
+        index = _letter_index(match.group(1), options)
+        if index is not None:
+            found.add(index)
+    return found.pop() if len(found) == 1 else None
+
+
+def parse_seconds(token: str) -> float:
+    """'12.3', '12.3s', '00:12', '1:02:03.5' -> seconds."""
+    token = re.sub(r"\s*(?:s|sec|secs|seconds?)$", "", token.strip())
+    seconds = 0.0
+    for part in token.split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def parse_span(text: str) -> tuple[float, float] | None:
+    """(start_s, end_s) of a time span answer, or None.
+
+    Accepted: "From 12.3s to 45.6s.", "12.3-45.6", "12.3 - 45.6 seconds", "between 12.3
+    and 45.6", "[12.3, 45.6]", "00:12 to 00:45", "1:02:03-1:03:00". The first two times
+    in the text are the span; reversed ends are put in order.
+    """
+    canonical = _try_canonical("parse_span", text)
+    if canonical is not None and len(canonical) == 2:
+        start, end = (float(value) for value in canonical)
+        return (min(start, end), max(start, end))
+    times = [parse_seconds(match.group(0)) for match in _TIME_TOKEN.finditer(text)]
+    if len(times) < 2:
+        return None
+    start, end = times[0], times[1]
+    return (min(start, end), max(start, end))
+
+
+def parse_count(text: str) -> int | None:
+    """A count answer as an integer: the first number (digits or a word up to twenty)."""
+    canonical = _try_canonical("parse_count", text)
+    if isinstance(canonical, int) and not isinstance(canonical, bool):
+        return canonical
+    for match in re.finditer(r"\b(\d+)\b|\b([A-Za-z]+)\b", text):
+        if match.group(1) is not None:
+            return int(match.group(1))
+        word = match.group(2).lower()
+        if word in _NUMBER_WORDS:
+            return _NUMBER_WORDS[word]
+    return None
+
+
+def format_span(start_s: float, end_s: float) -> str:
+    """A span in the dataset's answer form: 'From 12.3s to 45.6s.'."""
+    return f"From {start_s:.1f}s to {end_s:.1f}s."
+
+
+def format_answer(form: str, target: Any, options: list[str] | None = None) -> str:
+    """A target written the way a perfect model would answer (letter, span, count, text)."""
+    if form == "choice":
+        return LETTERS[int(target)]
+    if form == "span":
+        return format_span(*target)
+    return str(target)

@@ -1,0 +1,36 @@
+"""A small demo build shared by the evaluation tests (built once per session, ~30 s).
+
+Two short demo videos through the real pipeline CLI: one lands in split test, the other
+in train (splits are a stable hash of the video id; the fractions pick them), so the
+majority baseline has a train split to count answers on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SMALL_DEMO = [
+    "source.demo.videos=2",
+    "source.demo.min_duration_s=40",
+    "source.demo.max_duration_s=60",
+    "source.demo.width=320",
+    "source.demo.height=180",
+    "ray.num_cpus=2",
+    "stages.qa.test_fraction=0.1",
+    "stages.qa.val_fraction=0.0",
+]
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """OUT of a two-video demo build with qa rows in splits train and test."""
+    from longvid_pipeline.cli import main
+
+    out = tmp_path_factory.mktemp("eval-demo") / "out"
+    args = ["run", "stages/demo.yaml", "--out", str(out)]
+    for override in SMALL_DEMO:
+        args += ["--set", override]
+    assert main(args) == 0
+    return out
