@@ -49,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    from transformers.utils import logging as hf_logging
+
     from longvid.eval.runner import EvalAbort, evaluate
+
+    hf_logging.disable_progress_bar()  # weight-loading bars would bury the run's own lines
 
     try:
         results = evaluate(config)

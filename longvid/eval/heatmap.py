@@ -49,7 +49,12 @@ def draw_heatmap(cells: dict[tuple[int, float], float], title: str, path: Path) 
     axis_y = TOP + CELL_H * len(depths) + 4
     for column, length in enumerate(lengths):
         draw.text((LEFT + column * CELL_W + 8, axis_y), str(length), fill="black", font=font)
-    draw.text((LEFT, axis_y + 18), "haystack frames -> (rows: depth)", fill="black", font=font)
+    draw.text(
+        (LEFT, axis_y + 18),
+        "haystack length (frames) across, needle depth down",
+        fill="black",
+        font=font,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
     return path

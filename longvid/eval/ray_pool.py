@@ -32,6 +32,10 @@ class EvalActor:
         self.config = load_config(None, [], raw_config)
         self.adapter = build_model_adapter(self.config, samples)
 
+    def ready(self) -> bool:
+        """Returns once the model has loaded (raises the load error otherwise)."""
+        return True
+
     def answer(self, run: str, chunk: list[EvalSample]) -> list[Any]:
         from longvid.eval.runner import generate, run_adapter
 
@@ -47,8 +51,12 @@ class RayPool:
         self.actors: list[Any] = []
         self.started_ray = False
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Join or start Ray and create the actors (each loads the model); idempotent."""
         import ray
+
+        if self.actors:
+            return
 
         section = self.config.ray
         if not ray.is_initialized():
@@ -69,13 +77,13 @@ class RayPool:
         )
         raw, shared = dataclasses.asdict(self.config), ray.put(self.samples)
         self.actors = [remote.remote(raw, shared) for _ in range(section.num_actors)]
+        ray.get([actor.ready.remote() for actor in self.actors])
 
     def answers(self, run: str, todo: list[EvalSample]) -> Iterator[Any]:
         """Answers of `run` for `todo`, in completion order."""
         import ray
 
-        if not self.actors:
-            self._start()
+        self.start()
         size = self.config.generation.batch_size * self.config.ray.chunk_batches
         chunks = [todo[start : start + size] for start in range(0, len(todo), size)]
         pending: dict[Any, Any] = {}

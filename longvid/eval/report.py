@@ -155,13 +155,15 @@ def markdown(results: dict[str, Any]) -> str:
     if results["throughput"]:
         lines += [
             "",
-            "## Throughput (last invocation per run)",
+            "## Throughput (last invocation per run; busy share: generate seconds per wall second,"
+            " summed over actors)",
             "",
-            "| run | samples | seconds | samples/s |",
-            "|---|---|---|---|",
+            "| run | samples | seconds | samples/s | model busy share |",
+            "|---|---|---|---|---|",
         ]
         for run, figures in results["throughput"].items():
             lines.append(
-                f"| {run} | {figures['samples']} | {figures['seconds']:.1f} | {figures['samples_per_s']:.2f} |"
+                f"| {run} | {figures['samples']} | {figures['seconds']:.1f} "
+                f"| {figures['samples_per_s']:.2f} | {figures.get('model_busy_share', 0.0):.2f} |"
             )
     return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ every record of this selection.
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class Answer:
     output: str
     frame_count: int
     error: str | None
+    model_s: float = 0.0  # this sample's share of its batch's generate time
 
 
 def load_samples(config: EvalConfig) -> list[EvalSample]:
@@ -96,11 +98,18 @@ def generate(adapter: Adapter, samples: list[EvalSample], config: EvalConfig) ->
     ):
         ready = [item for item in batch if item["error"] is None]
         requests = [Request(i["prompt"], i["frames"], samples[i["index"]]) for i in ready]
+        started = time.perf_counter()
         outputs = iter(adapter.generate(requests) if requests else [])
+        share = (time.perf_counter() - started) / len(batch)
         for item in batch:
             output = next(outputs) if item["error"] is None else ""
             yield Answer(
-                samples[item["index"]], item["prompt"], output, item["frame_count"], item["error"]
+                samples[item["index"]],
+                item["prompt"],
+                output,
+                item["frame_count"],
+                item["error"],
+                share,
             )
 
 
@@ -164,19 +173,43 @@ class Runs:
 
             self.pool = RayPool(config, samples)
 
+    def prepare(self, run: str) -> None:
+        """Load what `run` needs (the model here, or the Ray pool's actors) before timing."""
+        if run not in (MODEL_RUN, "blind"):
+            return
+        try:
+            if self.pool is not None:
+                self.pool.start()
+            elif self.model is None:
+                self.model = build_model_adapter(self.config, self.samples)
+        except Exception as exc:  # a model that cannot load: one line, not a traceback
+            cause = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
+            raise EvalAbort(f"model {self.config.model.name!r} could not load: {cause}") from exc
+
     def answers(self, run: str, todo: list[EvalSample]) -> Iterator[Answer]:
+        self.prepare(run)
         if run not in (MODEL_RUN, "blind"):
             adapter = build_adapter(run, {}, _context(self.config, self.samples))
             return generate(adapter, todo, self.config)
         if self.pool is not None:
             return self.pool.answers(run, todo)
-        if self.model is None:
-            self.model = build_model_adapter(self.config, self.samples)
+        assert self.model is not None
         return generate(run_adapter(run, self.model), todo, self.config)
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (the decode workers of a
+    finished run): a rate per CPU second stays meaningful on a shared machine. Ray actors
+    are not counted."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def evaluate(config: EvalConfig) -> dict[str, Any]:
@@ -199,14 +232,20 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
             todo = [sample for sample in samples if sample.sample_id not in done]
             if not todo:
                 continue
-            started = time.perf_counter()
+            runs.prepare(run)
+            started, cpu, model_s = time.perf_counter(), cpu_seconds(), 0.0
             for answer in runs.answers(run, todo):
                 log.append(record(run, answer, judge))
+                model_s += answer.model_s
             seconds = max(time.perf_counter() - started, 1e-9)
+            cpu = max(cpu_seconds() - cpu, 1e-9)
             throughput[run] = {
                 "samples": len(todo),
                 "seconds": seconds,
                 "samples_per_s": len(todo) / seconds,
+                "cpu_s": cpu,
+                "samples_per_cpu_s": len(todo) / cpu,
+                "model_busy_share": model_s / seconds,
             }
             print(f"longvid.eval: {run}: {len(todo)} samples in {seconds:.1f} s", flush=True)
     finally:
