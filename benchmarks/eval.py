@@ -28,13 +28,13 @@ from longvid.eval.cli import main  # noqa: E402
 
 def tiny_model(name: str, folder: Path, data_root: Path) -> dict:
     """`model` section of a config for a freshly built tiny model of adapter `name`."""
-    from support.eval import tiny_llava_onevision, tiny_longvid_checkpoint, tiny_qwen2_vl
+    from support.eval import tiny_llava, tiny_longvid_checkpoint, tiny_qwen2_vl
 
     if name == "longvid":
         tiny_longvid_checkpoint(folder, data_root, max_frames=8)
         return {"name": "longvid", "options": {"checkpoint": str(folder)}}
     if name == "hf_llava":
-        source = tiny_llava_onevision(folder)
+        source = tiny_llava(folder)
         return {"name": "hf_llava", "options": {"source": str(source), "frames": 50}}
     if name == "hf_qwen_vl":
         source = tiny_qwen2_vl(folder)

@@ -70,6 +70,19 @@ def read_mapping(path: Path) -> dict[str, Any]:
     return raw
 
 
+def add_overrides_argument(command: Any, example: str) -> None:
+    """The `--set KEY=VALUE` option (repeatable) every config-taking CLI offers, collected
+    into `overrides`; `example` is a key=value shown in the help."""
+    command.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config value, e.g. --set {example} (repeatable)",
+    )
+
+
 def parse_override(override: str) -> tuple[list[str], Any] | ConfigProblem:
     """`a.b.0.c=value` -> (["a", "b", "0", "c"], value parsed as YAML), or the problem."""
     key, sep, text = override.partition("=")

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from longvid.eval.config import load_config
-from longvid_pipeline.config import ConfigError
+from longvid_pipeline.config import ConfigError, add_overrides_argument
 
 
 def parser() -> argparse.ArgumentParser:
@@ -22,14 +22,7 @@ def parser() -> argparse.ArgumentParser:
         description="Score a model (and baselines) on longvid qa / niah shards.",
     )
     command.add_argument("config", type=Path, help="evaluation config YAML")
-    command.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set data.root=out/demo (repeatable)",
-    )
+    add_overrides_argument(command, "data.root=out/demo")
     return command
 
 

@@ -25,34 +25,11 @@ _TIME = r"(?:\d+:\d{1,2}(?::\d{1,2})?(?:\.\d+)?|\d+(?:\.\d+)?)"
 _TIME_TOKEN = re.compile(
     rf"(?<![\w.:]){_TIME}(?:\s*(?:s|sec|secs|seconds?)\b|(?![\w:.]))", re.IGNORECASE
 )
-_NUMBER_WORDS = {
-    word: value
-    for value, word in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
-    )
-}
+_WORDS_0_TO_20 = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+)
+_NUMBER_WORDS = {word: value for value, word in enumerate(re.findall(r"[a-z]+", _WORDS_0_TO_20))}
 _ANSWER_CUE = re.compile(
     r"(?:answer|option|choice)\s*(?:is|would be|:)?\s*[:\-]?\s*\(?\s*([A-J])\s*\)?(?![A-Za-z])",
     re.IGNORECASE,

@@ -64,39 +64,6 @@ def _tiny_qwen2_text(tokenizer: Any, hidden: int = 64) -> dict[str, Any]:
     }
 
 
-def tiny_llava_onevision(folder: Path, image_size: int = 48, patch_size: int = 8) -> Path:
-    """A random-weight LLaVA-OneVision (tiny SigLIP tower, tiny Qwen2) saved to `folder`."""
-    from transformers import (
-        LlavaOnevisionConfig,
-        LlavaOnevisionForConditionalGeneration,
-        Qwen2Config,
-        SiglipVisionConfig,
-    )
-
-    tokenizer = vlm_tokenizer(["<image>"])
-    vision = SiglipVisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        image_size=image_size,
-        patch_size=patch_size,
-    )
-    config = LlavaOnevisionConfig(
-        text_config=Qwen2Config(**_tiny_qwen2_text(tokenizer)).to_dict(),
-        vision_config=vision.to_dict(),
-        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
-        video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
-        vision_feature_layer=-1,
-        vision_feature_select_strategy="full",
-        image_grid_pinpoints=[[image_size, image_size]],
-    )
-    torch.manual_seed(0)
-    LlavaOnevisionForConditionalGeneration(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 def tiny_qwen2_vl(folder: Path) -> Path:
     """A random-weight Qwen2-VL (tiny tower and LLM) with its vision special tokens."""
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
@@ -134,33 +101,49 @@ def tiny_qwen2_vl(folder: Path) -> Path:
     return folder
 
 
-def tiny_llava_next_video(folder: Path, image_size: int = 48, patch_size: int = 8) -> Path:
-    """A random-weight LLaVA-NeXT-Video (tiny CLIP tower, tiny Qwen2 text) saved to `folder`."""
-    from transformers import (
-        CLIPVisionConfig,
-        LlavaNextVideoConfig,
-        LlavaNextVideoForConditionalGeneration,
-        Qwen2Config,
-    )
+# family -> (config class, model class, vision config class, extra config keys)
+LLAVA_FAMILIES = {
+    "llava_onevision": (
+        "LlavaOnevisionConfig",
+        "LlavaOnevisionForConditionalGeneration",
+        "SiglipVisionConfig",
+        {"vision_feature_layer": -1, "vision_feature_select_strategy": "full"},
+    ),
+    "llava_next_video": (
+        "LlavaNextVideoConfig",
+        "LlavaNextVideoForConditionalGeneration",
+        "CLIPVisionConfig",
+        {},
+    ),
+}
 
+
+def tiny_llava(
+    folder: Path, family: str = "llava_onevision", image_size: int = 48, patch_size: int = 8
+) -> Path:
+    """A random-weight LLaVA-OneVision (tiny SigLIP tower) or LLaVA-NeXT-Video (tiny CLIP
+    tower), both with a tiny Qwen2 LLM, saved to `folder` with its tokenizer."""
+    import transformers
+
+    config_name, model_name, vision_name, extra = LLAVA_FAMILIES[family]
     tokenizer = vlm_tokenizer(["<image>"])
-    vision = CLIPVisionConfig(
+    vision = getattr(transformers, vision_name)(
         hidden_size=32,
         intermediate_size=64,
         num_hidden_layers=2,
         num_attention_heads=4,
         image_size=image_size,
         patch_size=patch_size,
-        projection_dim=32,
     )
-    config = LlavaNextVideoConfig(
-        text_config=Qwen2Config(**_tiny_qwen2_text(tokenizer)).to_dict(),
+    config = getattr(transformers, config_name)(
+        text_config=transformers.Qwen2Config(**_tiny_qwen2_text(tokenizer)).to_dict(),
         vision_config=vision.to_dict(),
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
         image_grid_pinpoints=[[image_size, image_size]],
+        **extra,
     )
     torch.manual_seed(0)
-    LlavaNextVideoForConditionalGeneration(config).save_pretrained(folder)
+    getattr(transformers, model_name)(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

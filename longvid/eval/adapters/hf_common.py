@@ -31,6 +31,37 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     return DTYPES[name]
 
 
+def source_problems(source: str, key: str) -> list[Any]:
+    """The one check a model source gets before loading: it is given."""
+    from longvid_pipeline.config import ConfigProblem
+
+    if source.strip():
+        return []
+    return [ConfigProblem(f"{key}.source", "set a hub id or a local model path")]
+
+
+def load_model(
+    source: str, families: dict[str, str], device_name: str, dtype_name: str
+) -> tuple[Any, Any, torch.device]:
+    """(model in eval mode on its device, tokenizer, device) of a checkpoint whose model
+    type is one of `families` (model type -> "module:Class").
+
+    Raises:
+        ValueError: the checkpoint is of another model type.
+    """
+    from transformers import AutoConfig, AutoTokenizer
+
+    from longvid_pipeline.registry import import_object
+
+    model_type = AutoConfig.from_pretrained(source).model_type
+    if model_type not in families:
+        raise ValueError(f"{source}: model type {model_type!r} is not one of {list(families)}")
+    device = resolve_device(device_name)
+    model_class = import_object(families[model_type])
+    model = model_class.from_pretrained(source, dtype=resolve_dtype(dtype_name, device))
+    return model.to(device).eval(), AutoTokenizer.from_pretrained(source), device
+
+
 def chat_prompt(tokenizer: Any, content: str, template: str | None = None) -> str:
     """The user turn rendered with `template`, else the tokenizer's own, else ChatML, ending
     where the assistant's answer starts."""

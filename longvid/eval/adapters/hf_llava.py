@@ -26,8 +26,8 @@ from longvid.eval.adapters.hf_common import (
     expand_placeholder,
     generate_text,
     left_pad,
-    resolve_device,
-    resolve_dtype,
+    load_model,
+    source_problems,
     splice,
 )
 from longvid.eval.adapters.preprocess import NormalizedFrames
@@ -75,26 +75,14 @@ class LlavaAdapter(Adapter):
             ConfigProblem(f"{key}.slowfast.{name}", message)
             for name, message in options.slowfast.problems()
         ]
-        if not options.source.strip():
-            problems.append(ConfigProblem(f"{key}.source", "set a hub id or a local model path"))
+        problems += source_problems(options.source, key)
         return problems
 
     def __init__(self, options: LlavaOptions, context: AdapterContext) -> None:
         super().__init__(options, context)
-        from transformers import AutoConfig, AutoTokenizer
-
-        from longvid_pipeline.registry import import_object
-
-        config = AutoConfig.from_pretrained(options.source)
-        if config.model_type not in FAMILIES:
-            raise ValueError(
-                f"{options.source}: model type {config.model_type!r} is not one of {list(FAMILIES)}"
-            )
-        self.device = resolve_device(context.device)
-        dtype = resolve_dtype(context.dtype, self.device)
-        model_class = import_object(FAMILIES[config.model_type])
-        self.model = model_class.from_pretrained(options.source, dtype=dtype).to(self.device).eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(options.source)
+        self.model, self.tokenizer, self.device = load_model(
+            options.source, FAMILIES, context.device, context.dtype
+        )
         self.config = self.model.config
         vision = self.config.vision_config
         side = vision.image_size // vision.patch_size

@@ -20,8 +20,8 @@ from longvid.eval.adapters.hf_common import (
     chat_prompt,
     generate_text,
     left_pad,
-    resolve_device,
-    resolve_dtype,
+    load_model,
+    source_problems,
 )
 from longvid.eval.adapters.preprocess import QwenVideoPatches
 from longvid.eval.loader import FramePlan
@@ -52,29 +52,16 @@ class QwenVLAdapter(Adapter):
 
     @classmethod
     def option_problems(cls, options: QwenVLOptions, key: str) -> list[ConfigProblem]:
-        problems = []
-        if not options.source.strip():
-            problems.append(ConfigProblem(f"{key}.source", "set a hub id or a local model path"))
+        problems = source_problems(options.source, key)
         if options.min_pixels > options.max_pixels:
             problems.append(ConfigProblem(f"{key}.min_pixels", "must not exceed max_pixels"))
         return problems
 
     def __init__(self, options: QwenVLOptions, context: AdapterContext) -> None:
         super().__init__(options, context)
-        from transformers import AutoConfig, AutoTokenizer
-
-        from longvid_pipeline.registry import import_object
-
-        config = AutoConfig.from_pretrained(options.source)
-        if config.model_type not in FAMILIES:
-            raise ValueError(
-                f"{options.source}: model type {config.model_type!r} is not one of {list(FAMILIES)}"
-            )
-        self.device = resolve_device(context.device)
-        dtype = resolve_dtype(context.dtype, self.device)
-        model_class = import_object(FAMILIES[config.model_type])
-        self.model = model_class.from_pretrained(options.source, dtype=dtype).to(self.device).eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(options.source)
+        self.model, self.tokenizer, self.device = load_model(
+            options.source, FAMILIES, context.device, context.dtype
+        )
         vision = self.model.config.vision_config
         self.patches = QwenVideoPatches(
             patch_size=vision.patch_size,
@@ -83,7 +70,7 @@ class QwenVLAdapter(Adapter):
             min_pixels=options.min_pixels,
             max_pixels=options.max_pixels,
         )
-        self.timed = config.model_type == "qwen2_5_vl"
+        self.timed = self.model.config.model_type == "qwen2_5_vl"
 
     def frame_plan(self) -> FramePlan:
         return FramePlan(frames=self.options.frames, prepare=self.patches)

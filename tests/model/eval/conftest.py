@@ -1,4 +1,6 @@
-"""A small demo build shared by the evaluation tests (built once per session, ~30 s).
+"""A small demo build shared by the evaluation tests (built once per session), and one
+local Ray (2 CPUs, temp dir under the session's tmp folder) that the pipeline build and
+the evaluator's Ray backend both join, so Ray starts once.
 
 Two short demo videos through the real pipeline CLI: one lands in split test, the other
 in train (splits are a stable hash of the video id; the fractions pick them), so the
@@ -7,6 +9,8 @@ majority baseline has a train split to count answers on.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +28,21 @@ SMALL_DEMO = [
 
 
 @pytest.fixture(scope="session")
-def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def local_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A local Ray for the session; callers that find Ray running join it."""
+    import ray
+
+    from longvid_pipeline.api import ray_temp_dir
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    temp = ray_temp_dir(tmp_path_factory.mktemp("ray"))
+    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory: pytest.TempPathFactory, local_ray: None) -> Path:
     """OUT of a two-video demo build with qa rows in splits train and test."""
     from longvid_pipeline.cli import main
 

@@ -11,8 +11,7 @@ import pytest
 import torch
 import yaml
 from support.eval import (
-    tiny_llava_next_video,
-    tiny_llava_onevision,
+    tiny_llava,
     tiny_longvid_checkpoint,
     tiny_qwen2_vl,
 )
@@ -92,11 +91,10 @@ def _check_runs(output: Path, samples: int, frames: int) -> list[dict]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("family", "handling"), [("onevision", "slowfast"), ("next_video", "native")]
+    ("family", "handling"), [("llava_onevision", "slowfast"), ("llava_next_video", "native")]
 )
 def test_hf_llava_end_to_end(tmp_path: Path, demo_build: Path, family: str, handling: str) -> None:
-    build = tiny_llava_onevision if family == "onevision" else tiny_llava_next_video
-    source = build(tmp_path / "model")
+    source = tiny_llava(tmp_path / "model", family)
     options = {"source": str(source), "frames": 12, "frame_handling": handling}
     output = _run_eval(tmp_path, demo_build, {"name": "hf_llava", "options": options}, limit=2)
     _check_runs(output, samples=2, frames=12)
@@ -106,7 +104,7 @@ def test_hf_llava_end_to_end(tmp_path: Path, demo_build: Path, family: str, hand
 def test_hf_llava_video_tokens_follow_the_slowfast_arithmetic(tmp_path: Path) -> None:
     from longvid.eval.adapters import AdapterContext, build_adapter
 
-    source = tiny_llava_onevision(tmp_path / "model")  # 48 px, 8 px patches: a 6x6 grid
+    source = tiny_llava(tmp_path / "model")  # 48 px, 8 px patches: a 6x6 grid
     adapter = build_adapter(
         "hf_llava", {"source": str(source), "frames": 12}, AdapterContext(tmp_path, 0, [])
     )

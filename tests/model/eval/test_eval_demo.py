@@ -84,7 +84,7 @@ def test_shuffled_answers_score_about_chance(tmp_path: Path, demo_build: Path) -
 
 
 def test_ray_backend_matches_local(tmp_path: Path, demo_build: Path) -> None:
-    ray_settings = {"num_cpus": 2, "num_actors": 2, "chunk_batches": 1}
+    ray_settings = {"num_actors": 2, "chunk_batches": 1}  # joins the session's local Ray
     small = {"baselines": [], "generation": {"batch_size": 2}}
     local = _config(tmp_path, demo_build, "oracle", "local", **small)
     on_ray = _config(
@@ -98,4 +98,3 @@ def test_ray_backend_matches_local(tmp_path: Path, demo_build: Path) -> None:
         return {(r["run"], r["doc_id"]): (r["output"], r["frames"]) for r in records}
 
     assert len(keyed("ray")) == 8 and keyed("ray") == keyed("local")
-    assert (tmp_path / "ray" / ".ray").is_dir()  # Ray's files stay with the output
