@@ -64,6 +64,9 @@ class DataSection:
     niah_max_frames: int | None = param(
         None, "cap on haystack frames shown (uniform subsample; null: all)", min=1
     )
+    niah_haystack_root: str | None = param(
+        None, "where the niah haystack videos are now (null: each row's haystack_root)"
+    )
     limit: int | None = param(None, "score only the first N samples of each table", min=1)
     workers: int = param(2, "DataLoader decode workers", min=0)
 

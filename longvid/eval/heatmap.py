@@ -26,8 +26,8 @@ def color(value: float) -> tuple[int, int, int]:
     return STOPS[-1][1]
 
 
-def draw_heatmap(cells: dict[tuple[int, float], float], title: str, path: Path) -> Path:
-    """Write a heatmap of accuracy per (length, depth) to `path`; returns it."""
+def draw_heatmap(cells: dict[tuple[int, int], float], title: str, path: Path) -> Path:
+    """Write a heatmap of accuracy per (length in frames, depth in percent) to `path`."""
     lengths = sorted({length for length, _ in cells})
     depths = sorted({depth for _, depth in cells})
     width = LEFT + CELL_W * len(lengths) + RIGHT
@@ -38,7 +38,7 @@ def draw_heatmap(cells: dict[tuple[int, float], float], title: str, path: Path) 
     draw.text((8, 8), title, fill="black", font=font)
     for row, depth in enumerate(depths):
         y = TOP + row * CELL_H
-        draw.text((8, y + CELL_H // 2 - 6), f"{depth * 100:.0f}%", fill="black", font=font)
+        draw.text((8, y + CELL_H // 2 - 6), f"{depth}%", fill="black", font=font)
         for column, length in enumerate(lengths):
             x = LEFT + column * CELL_W
             value = cells.get((length, depth))

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from longvid.data.frames import resample_plan
@@ -55,19 +56,20 @@ class FramePlan:
         return self if frames is None else replace(self, haystack_frames=frames)
 
 
-def choose_frames(
-    sample: EvalSample, plan: FramePlan
-) -> tuple[list[tuple[str, float]], dict[int, bytes], str]:
-    """The frames to show (path, timestamp), needle PNGs by shown index, and the prompt.
+Frame = tuple[str, float] | None  # (media path, timestamp), or None: a needle frame
+
+
+def choose_frames(sample: EvalSample, plan: FramePlan) -> tuple[list[Frame], dict[int, bytes], str]:
+    """The frames to show, needle PNGs by shown index, and the prompt.
 
     One video without needles (a `qa` row): the sampling plan is resampled uniformly over
-    its span and "<T> frames" in the prompt follows. A haystack (NIAH) is subsampled
+    its span and "<T> frames" in the prompt follows. A NIAH sample is subsampled
     uniformly when longer than allowed, never stretched; needles keep their positions.
     """
     low, high = (plan.frames, plan.frames) if plan.frames else (plan.min_frames, plan.max_frames)
-    if not sample.needles and len({path for path, _ in sample.frames}) == 1:
-        path = sample.frames[0][0]
-        timestamps = [t for _, t in sample.frames]
+    if not sample.needles and len({frame[0] for frame in sample.frames if frame}) == 1:
+        path = sample.frames[0][0]  # type: ignore[index]
+        timestamps = [frame[1] for frame in sample.frames]  # type: ignore[index]
         chosen, prompt = resample_plan(timestamps, sample.prompt, low, high, plan.multiple)
         return [(path, t) for t in chosen], {}, prompt
     count = len(sample.frames)
@@ -84,31 +86,39 @@ def choose_frames(
 
 
 def _png_frame(png: bytes, height: int, width: int) -> np.ndarray:
-    from PIL import Image
-
     with Image.open(io.BytesIO(png)) as image:
         return np.asarray(image.convert("RGB").resize((width, height), Image.BILINEAR))
 
 
 def decode(
-    root: Path, frames: list[tuple[str, float]], needles: dict[int, bytes], plan: FramePlan
+    root: Path,
+    frames: list[Frame],
+    needles: dict[int, bytes],
+    plan: FramePlan,
+    size: tuple[int, int] | None = None,
 ) -> np.ndarray:
-    """uint8 (T, H, W, 3): each video's frames by timestamp, needle images in their places.
+    """uint8 (T, H, W, 3): video frames by timestamp (consecutive frames of one file in one
+    decoder pass), needle images in their places.
 
-    Without a size in the plan, frames keep the first video's size (later videos and
-    needles are scaled to it, so a haystack of several videos stacks).
+    The size is the plan's, else `size` (a NIAH sample's own), else the first video's
+    (later videos and needles are scaled to it, so frames of several videos stack).
     """
-    height, width = plan.height, plan.width
-    parts = []
-    for path, group in groupby(frames, key=lambda frame: frame[0]):
-        timestamps = [t for _, t in group]
+    height, width = (plan.height, plan.width) if plan.height else (size or (None, None))
+    pixels: list[np.ndarray | None] = [None] * len(frames)
+    videos = [index for index, frame in enumerate(frames) if frame is not None]
+    for path, group in groupby(videos, key=lambda index: frames[index][0]):  # type: ignore[index]
+        indices = list(group)
+        timestamps = [frames[index][1] for index in indices]  # type: ignore[index]
         decoded = frames_at(Path(root) / path, timestamps, width=width, height=height)
         height, width = decoded.shape[1:3]
-        parts.append(decoded)
-    pixels = np.concatenate(parts)
+        for index, frame in zip(indices, decoded, strict=True):
+            pixels[index] = frame
     for index, png in needles.items():
-        pixels[index] = _png_frame(png, pixels.shape[1], pixels.shape[2])
-    return pixels
+        if height is None:  # only needles: their own size
+            with Image.open(io.BytesIO(png)) as image:
+                width, height = image.size
+        pixels[index] = _png_frame(png, height, width)  # type: ignore[arg-type]
+    return np.stack(pixels)  # type: ignore[arg-type]
 
 
 class SampleFrames(Dataset):
@@ -127,11 +137,11 @@ class SampleFrames(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def _prepared(self, frames: list[tuple[str, float]], needles: dict[int, bytes]) -> Any:
+    def _prepared(self, sample: EvalSample, frames: list[Frame], needles: dict[int, bytes]) -> Any:
         assert self.plan is not None
         key = (tuple(frames), tuple(sorted(needles.items())))
         if self._last[0] != key:
-            pixels = decode(self.root, frames, needles, self.plan)
+            pixels = decode(self.root, frames, needles, self.plan, sample.meta.get("frame_size"))
             self._last = (key, self.plan.prepare(pixels) if self.plan.prepare else pixels)
         return self._last[1]
 
@@ -143,7 +153,7 @@ class SampleFrames(Dataset):
         frames, needles, prompt = choose_frames(sample, self.plan)
         item["prompt"] = prompt
         try:
-            prepared = self._prepared(frames, needles)
+            prepared = self._prepared(sample, frames, needles)
         except (OSError, ValueError) as exc:  # a missing or broken video: scored as wrong
             return {**item, "error": f"{type(exc).__name__}: {exc}"}
         return {**item, "frames": prepared, "frame_count": len(frames)}

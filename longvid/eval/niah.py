@@ -1,107 +1,85 @@
-"""Needle-in-a-video-haystack rows as evaluation samples: one per question of a row.
+"""Needle-in-a-video-haystack rows (the `niah` contract, schemas/niah.sql) as samples.
 
-The `niah` table (MH-NIAH chains and single-hop V-NIAH) is read through the public API.
-Until its contract (`schemas/niah.sql`) is on main, the evaluator expects this shape,
-one row per benchmark sample (`EXPECTED_COLUMNS`; a row missing any is reported):
+A `niah` row is one benchmark sample (MH-NIAH chain or single-hop V-NIAH): `length`
+frames where frame i is needle k while `needles[k].frame_index <= i < frame_index +
+hold_frames`, otherwise the next haystack frame (segments of dataset videos at recorded
+timestamps, relative to `haystack_root`). Each of its two questions (kind caption |
+visual) becomes a multiple-choice sample whose prompt is the question's `text` (the
+instruction naming the first needle, the question, lettered options); meta carries the
+heatmap axes: benchmark, kind, hops, length and depth (percent).
 
-    sample_id             VARCHAR     unique id
-    hops                  INTEGER     clue needles before the final one (0: single-hop)
-    length                INTEGER     haystack frames
-    depth                 DOUBLE      where the chain sits, 0..1 (a percentage 0..100 is read too)
-    haystack_video_ids    VARCHAR[]   video of each haystack frame (videos.video_id)
-    haystack_timestamps   DOUBLE[]    timestamp of each haystack frame, seconds
-    needle_images         BLOB[]      PNG bytes of each needle
-    needle_frame_indices  INTEGER[][] haystack frames each needle replaces
-    prompt                VARCHAR     the instruction naming the first needle
-    questions             STRUCT(question_type VARCHAR, question VARCHAR, options VARCHAR[],
-                                 answer VARCHAR)[]   answer: the right option's letter
-
-Each question becomes a multiple-choice sample with task `niah/<question_type>`; its
-meta carries hops, length and depth, the axes of the heatmaps.
+The frame list mirrors `longvid_pipeline.api.iter_niah_frames` exactly (a test checks it
+frame by frame) but names each frame instead of decoding it, so a model that takes fewer
+frames than the sample has decodes only the frames it is shown.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from longvid.eval.parsing import LETTERS
 from longvid.eval.samples import EvalSample, Needle
 
-EXPECTED_COLUMNS = (
-    "sample_id",
-    "hops",
-    "length",
-    "depth",
-    "haystack_video_ids",
-    "haystack_timestamps",
-    "needle_images",
-    "needle_frame_indices",
-    "prompt",
-    "questions",
-)
-INSTRUCTION = "Answer with the option's letter."
+
+def haystack_frames(row: dict[str, Any], root: Path) -> Iterator[tuple[str, float]]:
+    """(absolute media path, timestamp) of each haystack frame, in order."""
+    for segment in row["haystack"]:
+        path = str(root / segment["uri"])
+        for timestamp in segment["timestamps"]:
+            yield path, float(timestamp)
 
 
-class NiahShapeError(ValueError):
-    """A `niah` row does not have the shape the evaluator reads (names what is missing)."""
+def sample_frames(
+    row: dict[str, Any], root: Path
+) -> tuple[list[tuple[str, float] | None], list[Needle]]:
+    """Every frame of the sample (None where a needle is shown) and the needles with the
+    frame indices each one occupies."""
+    starts = {needle["frame_index"]: k for k, needle in enumerate(row["needles"])}
+    haystack = haystack_frames(row, root)
+    frames: list[tuple[str, float] | None] = []
+    needles = [Needle(png=bytes(needle["png"]), frame_indices=[]) for needle in row["needles"]]
+    while len(frames) < row["length"]:
+        index = len(frames)
+        if index in starts:
+            held = list(range(index, index + row["hold_frames"]))
+            needles[starts[index]].frame_indices.extend(held)
+            frames.extend([None] * len(held))
+        else:
+            frames.append(next(haystack))
+    return frames, needles
 
 
-def _depth(value: float) -> float:
-    """Depth as a share of the haystack, rounded so grid cells group exactly."""
-    value = float(value)
-    return round(value / 100.0 if value > 1.0 else value, 4)
-
-
-def _indices(value: Any) -> list[int]:
-    return [int(value)] if isinstance(value, (int, float)) else [int(v) for v in value]
-
-
-def choice_prompt(prompt: str, question: str, options: list[str]) -> str:
-    """Instruction, question, lettered options and the answer instruction."""
-    lines = [f"{LETTERS[index]}. {option}" for index, option in enumerate(options)]
-    return "\n".join([prompt.strip(), question.strip(), *lines, INSTRUCTION]).strip()
-
-
-def niah_samples(row: dict[str, Any], video_uris: dict[str, str]) -> list[EvalSample]:
-    """The questions of one `niah` row as samples (frames: the haystack, needles inside).
-
-    Raises:
-        NiahShapeError: a column is missing, or a haystack video has no `videos` row.
-    """
-    missing = [column for column in EXPECTED_COLUMNS if column not in row]
-    if missing:
-        raise NiahShapeError(f"niah row lacks {missing}; expected {list(EXPECTED_COLUMNS)}")
-    unknown = sorted(set(row["haystack_video_ids"]) - set(video_uris))
-    if unknown:
-        raise NiahShapeError(f"niah sample {row['sample_id']}: no videos row for {unknown}")
-    frames = [
-        (video_uris[video_id], float(t))
-        for video_id, t in zip(row["haystack_video_ids"], row["haystack_timestamps"], strict=True)
-    ]
-    needles = [
-        Needle(png=bytes(png), frame_indices=_indices(indices))
-        for png, indices in zip(row["needle_images"], row["needle_frame_indices"], strict=True)
-    ]
-    meta = {"hops": int(row["hops"]), "length": int(row["length"]), "depth": _depth(row["depth"])}
+def niah_samples(row: dict[str, Any], haystack_root: str | Path | None = None) -> list[EvalSample]:
+    """The questions of one `niah` row as samples; `haystack_root` overrides the row's
+    when the haystack output moved."""
+    root = Path(haystack_root or row["haystack_root"])
+    frames, needles = sample_frames(row, root)
+    meta = {
+        "benchmark": row["benchmark"],
+        "hops": int(row["hops"]),
+        "length": int(row["length"]),
+        "depth": int(row["depth"]),
+        "frame_size": (int(row["height"]), int(row["width"])),
+    }
     samples = []
-    for number, question in enumerate(row["questions"]):
+    for question in row["questions"]:
         options = list(question["options"])
-        answer_index = LETTERS.index(str(question["answer"]).strip()[:1].upper())
         samples.append(
             EvalSample(
-                sample_id=f"{row['sample_id']}#{number}",
+                sample_id=f"{row['sample_id']}/{question['kind']}",
                 table="niah",
-                split="niah",
-                task=f"niah/{question['question_type']}",
+                split=row["benchmark"],
+                task=f"niah/{question['kind']}",
                 form="choice",
-                prompt=choice_prompt(row["prompt"], question["question"], options),
-                answer=options[answer_index],
-                target=answer_index,
-                frames=frames,
-                duration_s=float(len(frames)),
+                prompt=question["text"],
+                answer=question["answer"],
+                target=int(question["answer_index"]),
+                frames=frames,  # type: ignore[arg-type]
+                duration_s=len(frames) / float(row["fps"]),
                 options=options,
                 needles=needles,
-                meta={**meta, "question_type": question["question_type"]},
+                meta={**meta, "question_type": question["kind"]},
             )
         )
     return samples

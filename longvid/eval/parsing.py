@@ -2,9 +2,11 @@
 
 Why lenient: models rarely answer in exactly the form a prompt asks for ("The answer is
 (B).", "B. red", "12.3-45.6", "00:12 to 00:45", "three"). The QA formats of the dataset
-(`longvid_pipeline.qa.formats`, when present) are tried first as the canonical parsers;
-these rules are the lenient layer around them. A text none of them can read parses to
-None, which scoring counts as wrong and logs (never drops).
+(`longvid_pipeline.qa.formats`: parse_letter, parse_span, parse_count, format_span,
+when present) are tried first as the canonical parsers; these rules are the lenient
+layer around them (a text the canonical parser cannot read goes through them). A text
+none of them can read parses to None, which scoring counts as wrong and logs (never
+drops).
 
 Example:
     parse_choice("The answer is (B).", ["red", "blue", "green", "gray"])  # 1
@@ -91,7 +93,7 @@ def parse_choice(text: str, options: list[str]) -> int | None:
     Accepted: "B", "(B)", "B.", "B)", "B: ...", "B. option text", "The answer is B",
     "Answer: (B)", "Option B", the option's text alone or inside a sentence.
     """
-    canonical = _try_canonical("parse_choice", text, options)
+    canonical = _try_canonical("parse_letter", text, options)
     if isinstance(canonical, int) and 0 <= canonical < len(options):
         return canonical
     stripped = text.strip().strip("*`'\" ")
@@ -168,8 +170,10 @@ def parse_count(text: str) -> int | None:
 
 
 def format_span(start_s: float, end_s: float) -> str:
-    """A span in the dataset's answer form: 'From 12.3s to 45.6s.'."""
-    return f"From {start_s:.1f}s to {end_s:.1f}s."
+    """A span in the dataset's answer form: 'From 12.3s to 45.6s.' (the QA module's
+    own formatter when it has one)."""
+    canonical = _canonical("format_span")
+    return canonical(start_s, end_s) if canonical else f"From {start_s:.1f}s to {end_s:.1f}s."
 
 
 def format_answer(form: str, target: Any, options: list[str] | None = None) -> str:

@@ -37,28 +37,29 @@ def _rows(records: list[dict[str, Any]], fields: tuple[str, ...]) -> list[dict[s
     return [{**dict(zip(fields, key, strict=True)), **summary} for key, summary in grouped.items()]
 
 
+NIAH_AXES = ("benchmark", "question_type", "hops", "length", "depth")
+
+
 def niah_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Accuracy per (run, question type, hops, length, depth)."""
-    axes = ("question_type", "hops", "length", "depth")
+    """Accuracy per (run, benchmark, question type, hops, length, depth)."""
     grouped = group_metrics(
         [r for r in records if r["table"] == "niah"],
-        lambda r: (r["run"], *(r["niah"][axis] for axis in axes)),
+        lambda r: (r["run"], *(r["niah"][axis] for axis in NIAH_AXES)),
     )
-    return [
-        dict(zip(("run", *axes), key, strict=True)) | summary for key, summary in grouped.items()
-    ]
+    return [dict(zip(("run", *NIAH_AXES), key, strict=True)) | s for key, s in grouped.items()]
 
 
 def heatmaps(rows: list[dict[str, Any]], folder: Path) -> list[str]:
-    """One PNG per (run, question type, hops); returns paths relative to the output dir."""
-    charts: dict[tuple[str, str, int], dict[tuple[int, float], float]] = {}
+    """One PNG per (run, benchmark, question type, hops); paths relative to the output dir."""
+    charts: dict[tuple[str, str, str, int], dict[tuple[int, int], float]] = {}
     for row in rows:
-        chart = charts.setdefault((row["run"], row["question_type"], row["hops"]), {})
-        chart[(row["length"], row["depth"])] = row["accuracy"]
+        key = (row["run"], row["benchmark"], row["question_type"], row["hops"])
+        charts.setdefault(key, {})[(row["length"], row["depth"])] = row["accuracy"]
     written = []
-    for (run, question_type, hops), cells in sorted(charts.items()):
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{run}-{question_type}-hops{hops}") + ".png"
-        title = f"{run}: {question_type}, {hops} hop(s)"
+    for (run, benchmark, question_type, hops), cells in sorted(charts.items()):
+        stem = f"{run}-{benchmark}-{question_type}-hops{hops}"
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem) + ".png"
+        title = f"{run}: {benchmark} {question_type}, {hops} hop(s)"
         draw_heatmap(cells, title, folder / "heatmaps" / name)
         written.append(f"heatmaps/{name}")
     return written
@@ -136,8 +137,8 @@ def markdown(results: dict[str, Any]) -> str:
         "# longvid.eval report",
         "",
         f"- model: `{model['name']}` {json.dumps(model['options'])}",
-        f"- data: `{results['data']['root']}` tables {results['data']['tables']}, "
-        f"splits {results['data']['splits']}",
+        f"- data: `{results['data']['root']}` tables {results['data']['tables']}"
+        + (f", qa splits {results['data']['splits']}" if "qa" in results["data"]["tables"] else ""),
         f"- open answers scored by: {results['open_scorer']}",
         f"- primary metric per form: {PRIMARY}",
         "",

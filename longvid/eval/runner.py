@@ -61,9 +61,8 @@ def load_samples(config: EvalConfig) -> list[EvalSample]:
             rows = read_rows(root, "qa", where={"split": data.splits, "task": data.tasks})
             samples += qa_samples(rows)
         if "niah" in data.tables:
-            uris = {row["video_id"]: row["uri"] for row in read_rows(root, "videos")}
             for row in sorted(read_rows(root, "niah"), key=lambda row: row["sample_id"]):
-                samples += niah_samples(row, uris)
+                samples += niah_samples(row, data.niah_haystack_root)
     except (FileNotFoundError, KeyError, ValueError) as exc:
         raise EvalAbort(f"data.root {root}: {exc}") from None
     samples = select(samples, data.forms, data.limit)
@@ -88,11 +87,15 @@ def frame_plan(adapter: Adapter, config: EvalConfig) -> FramePlan | None:
     return plan.with_haystack(config.data.niah_max_frames)
 
 
+def _first_video(sample: EvalSample) -> str:
+    return next((frame[0] for frame in sample.frames if frame), "")
+
+
 def generate(adapter: Adapter, samples: list[EvalSample], config: EvalConfig) -> Iterator[Answer]:
     """Answers batch by batch, samples grouped by video (so each video decodes once per
     worker and batch run); frames decoded ahead in workers."""
     plan = frame_plan(adapter, config)
-    samples = sorted(samples, key=lambda s: (s.frames[0][0] if s.frames else "", s.sample_id))
+    samples = sorted(samples, key=lambda s: (_first_video(s), s.sample_id))
     for batch in batches(
         samples, Path(config.data.root), plan, config.generation.batch_size, config.data.workers
     ):
@@ -134,7 +137,8 @@ def record(run: str, answer: Answer, judge: Judge) -> dict[str, Any]:
     if answer.error:
         line["error"] = answer.error
     if sample.table == "niah":
-        line["niah"] = {k: sample.meta[k] for k in ("hops", "length", "depth", "question_type")}
+        axes = ("benchmark", "question_type", "hops", "length", "depth")
+        line["niah"] = {axis: sample.meta[axis] for axis in axes}
     return line
 
 

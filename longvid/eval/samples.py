@@ -42,7 +42,9 @@ class EvalSample:
     prompt: str
     answer: str
     target: Any
-    frames: list[tuple[str, float]]  # (media path relative to data.root, timestamp), in order
+    # (media path relative to data.root, or absolute; timestamp) per frame, in order;
+    # None where a needle image is shown instead
+    frames: list[tuple[str, float] | None]
     duration_s: float
     options: list[str] | None = None
     needles: list[Needle] = field(default_factory=list)
