@@ -144,7 +144,8 @@ def parse_span(text: str) -> tuple[float, float] | None:
     and 45.6", "[12.3, 45.6]", "00:12 to 00:45", "1:02:03-1:03:00". The first two times
     in the text are the span; reversed ends are put in order.
     """
-    canonical = _try_canonical("parse_span", text)
+    clock = re.search(r"\d:\d\d", text)  # "00:12": never the written form; read it here
+    canonical = None if clock else _try_canonical("parse_span", text)
     if canonical is not None and len(canonical) == 2:
         start, end = (float(value) for value in canonical)
         return (min(start, end), max(start, end))
@@ -156,7 +157,8 @@ def parse_span(text: str) -> tuple[float, float] | None:
 
 
 def parse_count(text: str) -> int | None:
-    """A count answer as an integer: the first number (digits or a word up to twenty)."""
+    """A count answer as an integer: the first number (digits or a word up to twenty);
+    "none" / "never" / "no" alone mean 0."""
     canonical = _try_canonical("parse_count", text)
     if isinstance(canonical, int) and not isinstance(canonical, bool):
         return canonical
@@ -166,6 +168,8 @@ def parse_count(text: str) -> int | None:
         word = match.group(2).lower()
         if word in _NUMBER_WORDS:
             return _NUMBER_WORDS[word]
+    if normalize_text(text) in ("none", "never", "no", "not once"):
+        return 0
     return None
 
 

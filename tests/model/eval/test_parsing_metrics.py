@@ -68,7 +68,14 @@ def test_parse_span(text: str, expected: tuple[float, float] | None) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("3", 3), ("There are three bars.", 3), ("C. 1", 1), ("12 times", 12), ("none", None)],
+    [
+        ("3", 3),
+        ("There are three bars.", 3),
+        ("C. 1", 1),
+        ("12 times", 12),
+        ("None.", 0),
+        ("unsure", None),
+    ],
 )
 def test_parse_count(text: str, expected: int | None) -> None:
     assert parse_count(text) == expected
