@@ -87,7 +87,7 @@ def choose_frames(sample: EvalSample, plan: FramePlan) -> tuple[list[Frame], dic
 
 def _png_frame(png: bytes, height: int, width: int) -> np.ndarray:
     with Image.open(io.BytesIO(png)) as image:
-        return np.asarray(image.convert("RGB").resize((width, height), Image.BILINEAR))
+        return np.asarray(image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR))
 
 
 def decode(

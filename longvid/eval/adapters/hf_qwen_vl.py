@@ -45,6 +45,18 @@ class QwenVLOptions:
     )
 
 
+def video_input(request: Request) -> tuple[torch.Tensor, torch.Tensor]:
+    """(patches, grid_thw) that `QwenVideoPatches` made for a request with frames.
+
+    Raises:
+        ValueError: the request has no frames (a blind request has no video input).
+    """
+    if request.frames is None:
+        raise ValueError(f"{request.sample.sample_id}: no frames")
+    patches, grid_thw = request.frames
+    return patches, grid_thw
+
+
 class QwenVLAdapter(Adapter):
     """A Qwen VL model loaded once; answers batch by batch."""
 
@@ -83,7 +95,7 @@ class QwenVLAdapter(Adapter):
         if request.frames is None:
             content = request.prompt
         else:
-            pads = VIDEO_PAD * self.video_tokens(request.frames[1])
+            pads = VIDEO_PAD * self.video_tokens(video_input(request)[1])
             content = f"{VISION_START}{pads}{VISION_END}{request.prompt}"
         text = chat_prompt(self.tokenizer, content, self.options.chat_template)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -101,10 +113,9 @@ class QwenVLAdapter(Adapter):
         }
         videos = [r for r in requests if r.frames is not None]
         if videos:
-            inputs["pixel_values_videos"] = torch.cat([r.frames[0] for r in videos]).to(
-                self.device, self.model.dtype
-            )
-            inputs["video_grid_thw"] = torch.stack([r.frames[1] for r in videos]).to(self.device)
+            patches, grids = zip(*(video_input(r) for r in videos), strict=True)
+            inputs["pixel_values_videos"] = torch.cat(patches).to(self.device, self.model.dtype)
+            inputs["video_grid_thw"] = torch.stack(grids).to(self.device)
             if self.timed:
                 inputs["second_per_grid_ts"] = torch.tensor(
                     [self._seconds_per_patch(r) for r in videos], device=self.device
@@ -113,7 +124,7 @@ class QwenVLAdapter(Adapter):
 
     def _seconds_per_patch(self, request: Request) -> float:
         """Seconds of video one temporal patch spans (frames are spread over the video)."""
-        shown = int(request.frames[1][0]) * self.patches.temporal_patch_size
+        shown = int(video_input(request)[1][0]) * self.patches.temporal_patch_size
         return self.patches.temporal_patch_size * request.sample.duration_s / max(shown, 1)
 
     def describe(self) -> dict[str, Any]:

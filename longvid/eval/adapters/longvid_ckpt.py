@@ -76,7 +76,10 @@ class LongvidAdapter(Adapter):
         from longvid.train.config import load_config
         from longvid.train.loop import build_model
 
-        self.folder = checkpoint_folder(Path(options.checkpoint))
+        folder = checkpoint_folder(Path(options.checkpoint))
+        if folder is None:  # option_problems saw one; it may have gone since
+            raise ValueError(f"no checkpoint at {options.checkpoint}")
+        self.folder = folder
         try:
             train_config = load_config(
                 None, [], json.loads((self.folder / "config.json").read_text())

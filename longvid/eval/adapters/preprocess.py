@@ -87,14 +87,14 @@ class QwenVideoPatches:
             ).clamp_(0.0, 1.0)
         mean = torch.tensor(self.mean).view(1, 3, 1, 1)
         std = torch.tensor(self.std).view(1, 3, 1, 1)
-        pixels = ((pixels - mean) / std).numpy()
+        pixels = (pixels - mean) / std
         rest = -len(pixels) % self.temporal_patch_size
         if rest:  # repeat the last frame up to a whole temporal patch, as Qwen's processor does
-            pixels = np.concatenate([pixels, np.repeat(pixels[-1:], rest, axis=0)])
+            pixels = torch.cat([pixels, pixels[-1:].expand(rest, -1, -1, -1)])
         frames_n, channels = pixels.shape[:2]
         p, tp, m = self.patch_size, self.temporal_patch_size, self.merge_size
         grid_t, grid_h, grid_w = frames_n // tp, height // p, width // p
         patches = pixels.reshape(grid_t, tp, channels, grid_h // m, m, p, grid_w // m, m, p)
-        patches = patches.transpose(0, 3, 6, 4, 7, 2, 1, 5, 8)
-        flat = patches.reshape(grid_t * grid_h * grid_w, channels * tp * p * p)
-        return torch.from_numpy(np.ascontiguousarray(flat)), torch.tensor([grid_t, grid_h, grid_w])
+        patches = patches.permute(0, 3, 6, 4, 7, 2, 1, 5, 8)
+        flat = patches.reshape(grid_t * grid_h * grid_w, channels * tp * p * p).contiguous()
+        return flat, torch.tensor([grid_t, grid_h, grid_w])

@@ -57,10 +57,7 @@ class SlowFastOptions:
         if self.preset is not None:
             return PRESETS[self.preset]
         return SlowFastSetting(
-            self.slow_frames,
-            tuple(self.slow_kernel),
-            self.slow_pool,
-            tuple(self.fast_grid),  # type: ignore[arg-type]
+            self.slow_frames, _pair(self.slow_kernel), self.slow_pool, _pair(self.fast_grid)
         )
 
     def problems(self) -> list[tuple[str, str]]:
@@ -70,6 +67,12 @@ class SlowFastOptions:
             for key in ("slow_kernel", "fast_grid")
             if len(getattr(self, key)) != 2 or any(v < 1 for v in getattr(self, key))
         ]
+
+
+def _pair(values: list[int]) -> tuple[int, int]:
+    """A validated two-integer key (`problems` checked the length) as a tuple."""
+    rows, columns = values
+    return (rows, columns)
 
 
 def slowfast_compressor(setting: SlowFastSetting) -> SlowFastCompressor:
