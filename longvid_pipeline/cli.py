@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from longvid_pipeline.config import ConfigError
+from longvid_pipeline.config import ConfigError, add_overrides_argument
 from longvid_pipeline.errors import DiskFullError, RunFailed
 from longvid_pipeline.recipe import DEFAULT_RECIPE, Recipe, load_recipe, recipe_notices
 from longvid_pipeline.sources.files import SOURCE_KINDS, SourceError, check_source
@@ -26,14 +26,7 @@ def _parser() -> argparse.ArgumentParser:
         "recipe", nargs="?", default=str(DEFAULT_RECIPE), help="recipe YAML (stages/*.yaml)"
     )
     run.add_argument("--out", help="output folder (overrides the recipe's `out`)")
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a recipe key, e.g. --set source.demo.videos=2 (repeatable)",
-    )
+    add_overrides_argument(run, "source.demo.videos=2", "a recipe key")
     run.add_argument(
         "--force", action="store_true", help="rebuild: delete the derived outputs first"
     )

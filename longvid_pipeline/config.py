@@ -9,15 +9,24 @@ a list of `ConfigProblem`s naming the dotted key: unknown keys, wrong types, val
 of range (NaN and infinities included) or not among the choices. Nothing raises
 half-way, so a file with three mistakes gets three messages in one go; callers raise
 one `ConfigError` naming the file, which the CLIs print without a traceback (exit 2).
+
+The steps every config-taking command shares are here once: `config_command` and
+`add_overrides_argument` (the command line and its `--set` option), `build_root` (a
+whole file's top section, then its cross-field checks), `load_and_build` (read,
+override, build, one ConfigError) and `cli_config` (print that error as
+`PROG: FILE: ...`, the caller exits 2).
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import dataclasses
 import math
+import sys
 import types
 import typing
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, Union, get_args, get_origin
@@ -70,7 +79,7 @@ def read_mapping(path: Path) -> dict[str, Any]:
     return raw
 
 
-def add_overrides_argument(command: Any, example: str) -> None:
+def add_overrides_argument(command: Any, example: str, what: str = "a config value") -> None:
     """The `--set KEY=VALUE` option (repeatable) every config-taking CLI offers, collected
     into `overrides`; `example` is a key=value shown in the help."""
     command.add_argument(
@@ -79,8 +88,80 @@ def add_overrides_argument(command: Any, example: str) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help=f"override a config value, e.g. --set {example} (repeatable)",
+        help=f"override {what}, e.g. --set {example} (repeatable)",
     )
+
+
+def config_command(prog: str, description: str, example: str) -> argparse.ArgumentParser:
+    """The command line of a tool run on one config file with `--set` overrides
+    (longvid.train, longvid.eval); callers add their own flags."""
+    command = argparse.ArgumentParser(prog=prog, description=description)
+    command.add_argument("config", type=Path, help="config YAML (see configs/)")
+    add_overrides_argument(command, example)
+    return command
+
+
+Build = Callable[[dict[str, Any]], tuple[T | None, list[ConfigProblem]]]
+Apply = Callable[[dict[str, Any], list[str]], list[ConfigProblem]]
+
+
+def load_and_build(
+    path: Path | None,
+    overrides: Sequence[str],
+    build: Build[T],
+    raw: dict[str, Any] | None = None,
+    apply: Apply | None = None,
+) -> T:
+    """Read a config (the YAML at `path`, or a copy of `raw` given in code), apply the
+    `--set` overrides, build it; every problem of both steps in one ConfigError.
+
+    `build` returns the config (None when unusable) and its problems; `apply` replaces
+    `apply_overrides` when overrides need more than setting keys (the trainer's named
+    schedules). A build problem at or under a key that an override problem names is left
+    out: the override's line already says what is wrong there.
+
+    Raises:
+        ConfigError: naming `path` (or "config") and every problem, each with its dotted key.
+    """
+    source = str(path) if path else "config"
+    raw = dict(raw) if raw is not None else read_mapping(Path(str(path)))
+    problems = (apply or apply_overrides)(raw, list(overrides))
+    config, build_problems = build(raw)
+    named = {problem.key for problem in problems}
+    problems += [
+        problem
+        for problem in build_problems
+        if not any(problem.key == key or problem.key.startswith(f"{key}.") for key in named)
+    ]
+    if problems or config is None:
+        raise ConfigError(source, problems)
+    return config
+
+
+def cli_config(
+    prog: str,
+    path: Path,
+    load: Callable[[], T],
+    check: Callable[[T], list[ConfigProblem]] | None = None,
+) -> T | None:
+    """The config `load()` returns when `check` (done before anything heavy starts) finds
+    nothing wrong, else None once the problems are printed as `PROG: FILE: ...` lines on
+    stderr: the CLI then exits 2, without a traceback.
+
+    Example:
+        config = cli_config("longvid.eval", args.config, lambda: load_config(args.config))
+        if config is None:
+            return 2
+    """
+    try:
+        config = load()
+        problems = check(config) if check else []
+        if problems:
+            raise ConfigError(str(path), problems)
+    except ConfigError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return None
+    return config
 
 
 def parse_override(override: str) -> tuple[list[str], Any] | ConfigProblem:
@@ -268,3 +349,17 @@ def build_section(
         return cls(**values), errors
     except (TypeError, ValueError) as exc:
         return None, [*errors, ConfigProblem(prefix, str(exc))]
+
+
+def build_root(
+    cls: type[SectionT],
+    raw: dict[str, Any],
+    checks: Callable[[SectionT], list[ConfigProblem]] | None = None,
+) -> tuple[SectionT | None, list[ConfigProblem]]:
+    """A whole file's top section, problems keyed from the root (`data.root`); `checks`
+    (problems across fields) run only once every field has built without a problem."""
+    config, problems = build_section(cls, raw, "config")
+    problems = [ConfigProblem(p.key.removeprefix("config."), p.message) for p in problems]
+    if config is not None and not problems and checks is not None:
+        problems = checks(config)
+    return config, problems

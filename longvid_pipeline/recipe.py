@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from longvid_pipeline.config import (
     ConfigError,
     ConfigProblem,
-    apply_overrides,
+    build_root,
     build_section,
+    load_and_build,
     param,
-    read_mapping,
 )
 from longvid_pipeline.demo.config import DemoWorldConfig
 from longvid_pipeline.registry import REQUIRES, STAGES, stage_config
@@ -169,8 +170,7 @@ def validate_recipe(raw: Any, source: str) -> Recipe:
     """Validate a parsed recipe mapping; raise ConfigError listing every problem."""
     if not isinstance(raw, dict):
         raise ConfigError(source, [ConfigProblem("<root>", "a recipe must be a YAML mapping")])
-    top, errors = build_section(RecipeFile, raw, "recipe")
-    errors = [ConfigProblem(e.key.removeprefix("recipe."), e.message) for e in errors]
+    top, errors = build_root(RecipeFile, raw)
     stages_value = raw.get("stages")
     stages_raw: dict[Any, Any] = stages_value if isinstance(stages_value, dict) else {}
     specs: list[StageSpec] = []
@@ -207,16 +207,15 @@ def load_recipe(path: str | Path | None, overrides: list[str] | None = None) -> 
     Raises:
         ConfigError: naming the file and every problem (unreadable file, bad --set, keys).
     """
-    source = str(Path(path) if path else DEFAULT_RECIPE)
-    raw = read_mapping(Path(source))
-    override_problems = apply_overrides(raw, overrides or [])  # the others still apply
+    source = Path(path) if path else DEFAULT_RECIPE
+    return load_and_build(source, overrides or [], partial(_built_recipe, source=str(source)))
+
+
+def _built_recipe(raw: dict[str, Any], source: str) -> tuple[Recipe | None, list[ConfigProblem]]:
     try:
-        recipe = validate_recipe(raw, source)
+        return validate_recipe(raw, source), []
     except ConfigError as error:
-        raise ConfigError(source, override_problems + error.problems) from None
-    if override_problems:
-        raise ConfigError(source, override_problems)
-    return recipe
+        return None, error.problems
 
 
 def recipe_notices(recipe: Recipe) -> list[str]:

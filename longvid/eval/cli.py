@@ -11,36 +11,41 @@ import os
 import sys
 from pathlib import Path
 
-from longvid.eval.config import load_config
-from longvid_pipeline.config import ConfigError, add_overrides_argument
+from longvid.eval.config import EvalConfig, load_config
+from longvid_pipeline.config import ConfigProblem, cli_config, config_command
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line: a config file and overrides."""
-    command = argparse.ArgumentParser(
-        prog="longvid.eval",
-        description="Score a model (and baselines) on longvid qa / niah shards.",
+    return config_command(
+        "longvid.eval",
+        "Score a model (and baselines) on longvid qa / niah shards.",
+        "data.root=out/demo",
     )
-    command.add_argument("config", type=Path, help="evaluation config YAML")
-    add_overrides_argument(command, "data.root=out/demo")
-    return command
+
+
+def _data_problems(config: EvalConfig) -> list[ConfigProblem]:
+    """data.root must be a folder: checked before any model loads (which tables it holds
+    is said when the samples are read)."""
+    if Path(config.data.root).is_dir():
+        return []
+    message = (
+        f"{config.data.root} is not a folder: build one with longvid-pipeline run, or fix the path"
+    )
+    return [ConfigProblem("data.root", message)]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Validate the config, then evaluate; returns the process exit status."""
     args = parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        config = load_config(args.config, args.overrides)
-    except ConfigError as exc:
-        print(f"longvid.eval: {exc}", file=sys.stderr)
-        return 2
-    if not Path(config.data.root).is_dir():
-        print(
-            f"longvid.eval: {args.config}: data.root: {config.data.root} is not a folder: "
-            "build one with longvid-pipeline run, or fix the path",
-            file=sys.stderr,
-        )
+    config = cli_config(
+        "longvid.eval",
+        args.config,
+        lambda: load_config(args.config, args.overrides),
+        _data_problems,
+    )
+    if config is None:
         return 2
     from transformers.utils import logging as hf_logging
 

@@ -8,20 +8,14 @@ any model loads. Adapter options are checked by the named adapter's own `Options
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from longvid.eval.adapters import ADAPTERS, adapter_problems
 from longvid.eval.metrics import FORMS
-from longvid_pipeline.config import (
-    ConfigError,
-    ConfigProblem,
-    apply_overrides,
-    build_section,
-    param,
-    read_mapping,
-)
+from longvid_pipeline.config import ConfigProblem, build_root, load_and_build, param
 
 TABLES = ("qa", "niah")
 BASELINES = ("blind", "random", "majority")
@@ -162,29 +156,17 @@ def _semantic_problems(config: EvalConfig) -> list[ConfigProblem]:
     return problems
 
 
-def build_config(raw: dict[str, Any]) -> tuple[EvalConfig, list[ConfigProblem]]:
+def build_config(raw: dict[str, Any]) -> tuple[EvalConfig | None, list[ConfigProblem]]:
     """Validate a raw mapping; the config is usable only when the list is empty."""
-    config, problems = build_section(EvalConfig, raw, "config")
-    problems = [ConfigProblem(p.key.removeprefix("config."), p.message) for p in problems]
-    if not problems:
-        problems = _semantic_problems(config)
-    return config, problems
+    return build_root(EvalConfig, raw, _semantic_problems)
 
 
 def load_config(
-    path: Path | None, overrides: list[str] = (), raw: dict[str, Any] | None = None
+    path: Path | None, overrides: Sequence[str] = (), raw: dict[str, Any] | None = None
 ) -> EvalConfig:
     """Read YAML (or take `raw`), apply `--set` overrides, validate.
 
     Raises:
         ConfigError: naming the file and every problem, each with its dotted key.
     """
-    source = str(path) if path else "config"
-    raw = dict(raw) if raw is not None else read_mapping(Path(str(path)))
-    problems = apply_overrides(raw, list(overrides))
-    if problems:
-        raise ConfigError(source, problems)
-    config, problems = build_config(raw)
-    if problems:
-        raise ConfigError(source, problems)
-    return config
+    return load_and_build(path, overrides, build_config, raw)

@@ -11,28 +11,21 @@ import argparse
 import dataclasses
 import os
 import sys
+
 from pathlib import Path
 
 from longvid.data.sources import SourceSection, source_problem
 from longvid.train.checkpoint import latest_checkpoint, schedule_changes
 from longvid.train.config import TrainConfig, load_config
-from longvid_pipeline.config import ConfigError, ConfigProblem
+from longvid_pipeline.config import ConfigError, ConfigProblem, cli_config, config_command
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line: a config file, overrides, resume."""
-    command = argparse.ArgumentParser(
-        prog="longvid.train",
-        description="Train a long-video LLM on longvid qa shards (multi-stage schedule).",
-    )
-    command.add_argument("config", type=Path, help="training config YAML")
-    command.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set trainer.batch_size=4 (repeatable)",
+    command = config_command(
+        "longvid.train",
+        "Train a long-video LLM on longvid qa shards (multi-stage schedule).",
+        "trainer.batch_size=4",
     )
     command.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     return command
@@ -79,13 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     overrides = list(args.overrides) + (["trainer.resume=true"] if args.resume else [])
-    try:
-        config = load_config(args.config, overrides)
-        problems = data_problems(config) + resume_problems(config)
-        if problems:  # checked before any model is built
-            raise ConfigError(str(args.config), problems)
-    except ConfigError as exc:
-        print(f"longvid.train: {exc}", file=sys.stderr)
+    config = cli_config(
+        "longvid.train",
+        args.config,
+        lambda: load_config(args.config, overrides),
+        lambda config: data_problems(config) + resume_problems(config),  # before any model
+    )
+    if config is None:
         return 2
     from longvid.train.launch import run
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ from longvid_pipeline.config import (
     ConfigError,
     ConfigProblem,
     apply_overrides,
-    build_section,
+    build_root,
+    load_and_build,
     param,
     parse_override,
     read_mapping,
@@ -226,11 +228,22 @@ def _override_key(override: str) -> list[str]:
 
 def build_config(raw: dict[str, Any]) -> tuple[TrainConfig | None, list[ConfigProblem]]:
     """Validate a raw mapping; the config is usable only when the error list is empty."""
-    config, errors = build_section(TrainConfig, raw, "config")
-    errors = [ConfigProblem(e.key.removeprefix("config."), e.message) for e in errors]
-    if config is not None and not errors:
-        errors = _semantic_errors(config)
-    return config, errors
+    return build_root(TrainConfig, raw, _semantic_errors)
+
+
+def apply_with_schedule(
+    raw: dict[str, Any], overrides: list[str], base: Path
+) -> list[ConfigProblem]:
+    """Apply overrides with a named schedule read in between: `--set schedule=NAME` picks
+    the schedule before it is read, so `--set schedule.stages.0.steps=5` then edits the
+    chosen one."""
+    choices = [o for o in overrides if _override_key(o) == ["schedule"]]
+    edits = [o for o in overrides if _override_key(o) != ["schedule"]]
+    problems = apply_overrides(raw, choices)
+    schedule_problems = resolve_schedule(raw, base)
+    if schedule_problems:  # edits of a schedule that did not resolve would only repeat that
+        edits = [o for o in edits if _override_key(o)[:1] != ["schedule"]]
+    return problems + schedule_problems + apply_overrides(raw, edits)
 
 
 def load_config(
@@ -238,25 +251,11 @@ def load_config(
 ) -> TrainConfig:
     """Read YAML (or take `raw`), apply overrides, resolve the schedule, validate.
 
-    `--set schedule=NAME` picks the schedule before it is read, so `--set
-    schedule.stages.0.steps=5` then edits the chosen one.
-
     Raises:
-        ConfigError: naming the file and every problem, each with its dotted key.
+        ConfigError: naming the file and every problem, each with its dotted key (an
+            unresolved schedule once, not again as a wrong type).
     """
-    source = str(path) if path else "config"
-    raw = dict(raw) if raw is not None else read_mapping(Path(str(path)))
     base = Path(path).parent if path else Path.cwd()
-    choices = [o for o in overrides if _override_key(o) == ["schedule"]]
-    edits = [o for o in overrides if _override_key(o) != ["schedule"]]
-    problems = apply_overrides(raw, choices)
-    schedule_problems = resolve_schedule(raw, base)
-    if schedule_problems:  # edits of a schedule that did not resolve would only repeat that
-        edits = [o for o in edits if _override_key(o)[:1] != ["schedule"]]
-    problems += schedule_problems + apply_overrides(raw, edits)
-    config, build_problems = build_config(raw)
-    if schedule_problems:  # an unresolved schedule is reported once, not as a wrong type too
-        build_problems = [p for p in build_problems if not p.key.startswith("schedule")]
-    if problems or build_problems or config is None:
-        raise ConfigError(source, problems + build_problems)
-    return config
+    return load_and_build(
+        path, overrides, build_config, raw, partial(apply_with_schedule, base=base)
+    )

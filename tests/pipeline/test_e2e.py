@@ -11,22 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.demo import demo_run_args
 
 from longvid_pipeline.cli import main
 from longvid_pipeline.query import run_query
 from longvid_pipeline.shards import committed_files
 
 pytestmark = pytest.mark.slow
-
-SMALL_WORLD = [
-    "source.demo.videos=2",
-    "source.demo.min_duration_s=40",
-    "source.demo.max_duration_s=60",
-    "source.demo.width=320",
-    "source.demo.height=180",
-    "ray.num_cpus=2",
-    "shards.videos_per_commit=1",
-]
 
 
 def assert_card_is_valid(out: Path, manifest: dict[str, Any]) -> None:
@@ -60,10 +51,8 @@ def assert_card_is_valid(out: Path, manifest: dict[str, Any]) -> None:
 
 
 def run_cli(out: Path, *extra: str, progress_every: float = 30.0) -> int:
-    args = ["run", "stages/demo.yaml", "--out", str(out), "--progress-every", str(progress_every)]
-    for override in [*SMALL_WORLD, *extra]:
-        args += ["--set", override]
-    return main(args)
+    args = demo_run_args(out, "shards.videos_per_commit=1", *extra)
+    return main([*args, "--progress-every", str(progress_every)])
 
 
 def test_demo_builds_queries_and_resumes_without_duplicates(

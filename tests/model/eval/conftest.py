@@ -14,17 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.demo import demo_run_args
 
-SMALL_DEMO = [
-    "source.demo.videos=2",
-    "source.demo.min_duration_s=40",
-    "source.demo.max_duration_s=60",
-    "source.demo.width=320",
-    "source.demo.height=180",
-    "ray.num_cpus=2",
-    "stages.qa.test_fraction=0.1",
-    "stages.qa.val_fraction=0.0",
-]
+SPLITS = ["stages.qa.test_fraction=0.1", "stages.qa.val_fraction=0.0"]
 
 
 @pytest.fixture(scope="session")
@@ -47,8 +39,5 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory, local_ray: None) -> Pat
     from longvid_pipeline.cli import main
 
     out = tmp_path_factory.mktemp("eval-demo") / "out"
-    args = ["run", "stages/demo.yaml", "--out", str(out)]
-    for override in SMALL_DEMO:
-        args += ["--set", override]
-    assert main(args) == 0
+    assert main(demo_run_args(out, *SPLITS)) == 0
     return out
