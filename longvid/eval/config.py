@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from longvid.eval.adapters import ADAPTERS, adapter_problems
+from longvid.eval.adapters import ADAPTERS, adapter_problems, scores_options
 from longvid.eval.metrics import FORMS
 from longvid_pipeline.config import ConfigProblem, build_root, load_and_build, param
 
@@ -65,9 +65,13 @@ class DataSection:
     workers: int = param(2, "DataLoader decode workers", min=0)
 
 
+MC_SCORING = ("auto", "likelihood", "generate")
+MC_CONTINUATIONS = ("letter", "letter_text")
+
+
 @dataclass
 class GenerationSection:
-    """Batching, length and precision of generation."""
+    """Batching, length and precision of generation; how multiple choice is answered."""
 
     batch_size: int = param(4, "samples per generate call", min=1)
     max_new_tokens: int = param(32, "longest answer in tokens", min=1)
@@ -76,6 +80,20 @@ class GenerationSection:
         "auto",
         "auto (bf16 on GPU, fp32 on CPU), bf16, fp16, fp32",
         choices=("auto", "bf16", "fp16", "fp32"),
+    )
+    mc_scoring: str = param(
+        "auto",
+        "multiple choice: likelihood (the option whose answer the model finds most likely, "
+        "lmms-eval's loglikelihood), generate (parse the generated text), auto (likelihood "
+        "where the adapter exposes logits: longvid, hf_llava, hf_qwen_vl; else generate)",
+        choices=MC_SCORING,
+    )
+    mc_continuation: str = param(
+        "letter",
+        "the answer scored per option: letter ('B': the first token of the dataset's answer, "
+        "what the prompt asks for) or letter_text ('B. red', the whole answer; sums favour "
+        "short options)",
+        choices=MC_CONTINUATIONS,
     )
 
 
@@ -153,6 +171,15 @@ def _semantic_problems(config: EvalConfig) -> list[ConfigProblem]:
         if "{" + field + "}" not in config.judge.prompt:
             problems.append(ConfigProblem("judge.prompt", f"must contain {{{field}}}"))
     problems += adapter_problems(config.model.name, config.model.options, "model.options")
+    if config.generation.mc_scoring == "likelihood" and not scores_options(
+        config.model.name, config.model.options
+    ):
+        problems.append(
+            ConfigProblem(
+                "generation.mc_scoring",
+                f"adapter {config.model.name!r} gives no option likelihoods: use generate or auto",
+            )
+        )
     return problems
 
 

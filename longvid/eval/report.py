@@ -65,6 +65,16 @@ def heatmaps(rows: list[dict[str, Any]], folder: Path) -> list[str]:
     return written
 
 
+def mc_scoring(records: list[dict[str, Any]]) -> dict[str, str]:
+    """How each run answered multiple choice: likelihood, generate (or both, on a resumed
+    log written under another setting)."""
+    ways: dict[str, set[str]] = {}
+    for record in records:
+        if "mc_scoring" in record:
+            ways.setdefault(record["run"], set()).add(record["mc_scoring"])
+    return {run: "+".join(sorted(found)) for run, found in ways.items()}
+
+
 def _previous_throughput(output_dir: Path) -> dict[str, Any]:
     path = output_dir / "results.json"
     if not path.is_file():
@@ -93,6 +103,8 @@ def write_reports(
             "frames": config.data.frames,
         },
         "open_scorer": open_scorer,
+        "mc_scoring": mc_scoring(records),
+        "mc_continuation": config.generation.mc_continuation,
         "runs": sorted({r["run"] for r in records}, key=lambda run: (run != "model", run)),
         "metrics": _rows(records, ("run", "table", "split", "task", "form")),
         "overall": _rows(records, ("run", "table", "form")),
@@ -140,6 +152,13 @@ def markdown(results: dict[str, Any]) -> str:
         f"- data: `{results['data']['root']}` tables {results['data']['tables']}"
         + (f", qa splits {results['data']['splits']}" if "qa" in results["data"]["tables"] else ""),
         f"- open answers scored by: {results['open_scorer']}",
+        "- multiple choice answered by: "
+        + (
+            ", ".join(f"{run} {way}" for run, way in results["mc_scoring"].items())
+            + f" (likelihood of each option's {results['mc_continuation']})"
+            if results["mc_scoring"]
+            else "no multiple choice"
+        ),
         f"- primary metric per form: {PRIMARY}",
         "",
         "## By task",

@@ -19,6 +19,7 @@ from typing import Any
 
 from longvid.eval.adapters import Adapter, AdapterContext, Request, build_adapter
 from longvid.eval.adapters.baselines import BlindAdapter
+from longvid.eval.choices import Response, by_likelihood, respond
 from longvid.eval.config import EvalConfig
 from longvid.eval.loader import FramePlan, batches
 from longvid.eval.niah import niah_samples
@@ -38,14 +39,15 @@ class EvalAbort(RuntimeError):
 
 @dataclass
 class Answer:
-    """A generated answer before scoring."""
+    """An answer before scoring: generated text, or the most likely option's answer with
+    every option's score."""
 
     sample: EvalSample
     prompt: str
-    output: str
+    response: Response
     frame_count: int
     error: str | None
-    model_s: float = 0.0  # this sample's share of its batch's generate time
+    model_s: float = 0.0  # this sample's share of its batch's model time
 
 
 def load_samples(config: EvalConfig) -> list[EvalSample]:
@@ -93,8 +95,10 @@ def _first_video(sample: EvalSample) -> str:
 
 def generate(adapter: Adapter, samples: list[EvalSample], config: EvalConfig) -> Iterator[Answer]:
     """Answers batch by batch, samples grouped by video (so each video decodes once per
-    worker and batch run); frames decoded ahead in workers."""
+    worker and batch run); frames decoded ahead in workers; multiple choice by option
+    likelihood where the config and the adapter allow it."""
     plan = frame_plan(adapter, config)
+    likelihood = by_likelihood(adapter, config.generation.mc_scoring)
     samples = sorted(samples, key=lambda s: (_first_video(s), s.sample_id))
     for batch in batches(
         samples, Path(config.data.root), plan, config.generation.batch_size, config.data.workers
@@ -102,14 +106,15 @@ def generate(adapter: Adapter, samples: list[EvalSample], config: EvalConfig) ->
         ready = [item for item in batch if item["error"] is None]
         requests = [Request(i["prompt"], i["frames"], samples[i["index"]]) for i in ready]
         started = time.perf_counter()
-        outputs = iter(adapter.generate(requests) if requests else [])
+        continuation = config.generation.mc_continuation
+        responses = iter(respond(adapter, requests, likelihood, continuation) if requests else [])
         share = (time.perf_counter() - started) / len(batch)
         for item in batch:
-            output = next(outputs) if item["error"] is None else ""
+            response = next(responses) if item["error"] is None else Response("")
             yield Answer(
                 samples[item["index"]],
                 item["prompt"],
-                output,
+                response,
                 item["frame_count"],
                 item["error"],
                 share,
@@ -117,8 +122,10 @@ def generate(adapter: Adapter, samples: list[EvalSample], config: EvalConfig) ->
 
 
 def record(run: str, answer: Answer, judge: Judge) -> dict[str, Any]:
-    """One samples.jsonl line (lmms-eval-like: doc id, prompt, output, parsed, target, score)."""
-    sample = answer.sample
+    """One samples.jsonl line (lmms-eval-like: doc id, prompt, output, parsed, target, score;
+    for an option-scored multiple choice every option's log-likelihood, its token count
+    and whether greedy decoding would write it)."""
+    sample, response = answer.sample, answer.response
     line: dict[str, Any] = {
         "run": run,
         "doc_id": sample.sample_id,
@@ -128,12 +135,18 @@ def record(run: str, answer: Answer, judge: Judge) -> dict[str, Any]:
         "form": sample.form,
         "prompt": answer.prompt,
         "frames": answer.frame_count,
-        "output": answer.output,
+        "output": response.output,
         "target": format_answer(sample.form, sample.target)
         if sample.form != "open"
         else sample.answer,
-        **score_output(sample, answer.output, judge),
+        **score_output(sample, response.output, judge, response.picked),
     }
+    if sample.form == "choice":
+        line["mc_scoring"] = "generate" if response.option_scores is None else "likelihood"
+    if response.option_scores is not None:
+        line["option_loglikelihoods"] = [s.loglikelihood for s in response.option_scores]
+        line["option_tokens"] = [s.tokens for s in response.option_scores]
+        line["option_greedy"] = [s.greedy for s in response.option_scores]
     if answer.error:
         line["error"] = answer.error
     if sample.table == "niah":

@@ -57,11 +57,15 @@ class Judge:
         return min(max(float(number.group(0)) / section.max_score, 0.0), 1.0), reply
 
 
-def score_output(sample: EvalSample, output: str, judge: Judge) -> dict[str, Any]:
-    """parsed (JSON-ready), parsed_ok, the form's metrics and the primary score."""
+def score_output(
+    sample: EvalSample, output: str, judge: Judge, picked: int | None = None
+) -> dict[str, Any]:
+    """parsed (JSON-ready), parsed_ok, the form's metrics and the primary score; `picked`:
+    the option chosen by likelihood (a multiple choice is then not parsed)."""
     judge_reply = None
     if sample.form == "choice":
-        picked = parse_choice(output, sample.options or [])
+        if picked is None:
+            picked = parse_choice(output, sample.options or [])
         parsed: Any = LETTERS[picked] if picked is not None else None
         metrics = choice_scores(picked, int(sample.target))
     elif sample.form == "span":

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from longvid.eval.adapters.base import Adapter, AdapterContext, Request
+from longvid.eval.adapters.base import Adapter, AdapterContext, OptionScore, Request
 from longvid_pipeline.config import ConfigProblem, build_section
 from longvid_pipeline.registry import import_object
 
@@ -31,7 +31,16 @@ ADAPTERS: dict[str, str] = {
     "shuffled": "longvid.eval.adapters.baselines:ShuffledAdapter",
 }
 
-__all__ = ["ADAPTERS", "Adapter", "AdapterContext", "Request", "adapter_problems", "build_adapter"]
+__all__ = [
+    "ADAPTERS",
+    "Adapter",
+    "AdapterContext",
+    "OptionScore",
+    "Request",
+    "adapter_problems",
+    "build_adapter",
+    "scores_options",
+]
 
 
 def adapter_class(name: str) -> type[Adapter]:
@@ -53,6 +62,14 @@ def adapter_problems(name: str, options: dict[str, Any] | None, key: str) -> lis
     if not problems:
         problems = cls.option_problems(built, key)
     return problems
+
+
+def scores_options(name: str, options: dict[str, Any] | None) -> bool:
+    """Whether the adapter `name` can score options by likelihood (`blind`: its base can)."""
+    if name == "blind":
+        base = (options or {}).get("base") or {}
+        return isinstance(base, dict) and scores_options(str(base.get("name", "random")), {})
+    return name in ADAPTERS and adapter_class(name).SCORES_OPTIONS
 
 
 def build_adapter(name: str, options: dict[str, Any] | None, context: AdapterContext) -> Adapter:

@@ -5,6 +5,11 @@ An adapter class declares its options as a config dataclass (`Options`, fields m
 loads. It says which frames it wants (`frame_plan`, run in DataLoader workers) and
 answers a batch of requests (`generate`). A request with `frames=None` asks for the
 text-only answer: that is how the `blind` baseline runs the same model without video.
+
+Adapters that see the model's logits (`SCORES_OPTIONS`) also score given continuations
+(`option_loglikelihoods`, lmms-eval's `loglikelihood` output type): a multiple-choice
+question is then answered by the option the model finds most likely, not by parsing
+whatever text it generates.
 """
 
 from __future__ import annotations
@@ -28,6 +33,15 @@ class Request:
     sample: EvalSample
 
 
+@dataclass(frozen=True)
+class OptionScore:
+    """How likely the model finds one continuation after a prompt (and its frames)."""
+
+    loglikelihood: float  # summed over the continuation's tokens
+    tokens: int
+    greedy: bool  # every token is the model's top choice: greedy decoding would write it
+
+
 @dataclass
 class AdapterContext:
     """What every adapter may need besides its options."""
@@ -46,9 +60,11 @@ class NoOptions:
 
 
 class Adapter:
-    """Base class: `Options`, `frame_plan()`, `generate(requests)`, `describe()`."""
+    """Base class: `Options`, `frame_plan()`, `generate(requests)`, `describe()`, and
+    `option_loglikelihoods(requests, continuations)` where `SCORES_OPTIONS`."""
 
     Options: ClassVar[type] = NoOptions
+    SCORES_OPTIONS: ClassVar[bool] = False  # implements option_loglikelihoods
 
     def __init__(self, options: Any, context: AdapterContext) -> None:
         self.options = options
@@ -66,6 +82,17 @@ class Adapter:
     def generate(self, requests: list[Request]) -> list[str]:
         """One answer text per request, in order."""
         raise NotImplementedError
+
+    def can_score_options(self) -> bool:
+        """Whether `option_loglikelihoods` works on this instance."""
+        return self.SCORES_OPTIONS
+
+    def option_loglikelihoods(
+        self, requests: list[Request], continuations: list[list[str]]
+    ) -> list[list[OptionScore]]:
+        """Per request, one score per continuation (its texts in `continuations[i]`), each
+        continuation following the request's prompt and frames as the model's answer."""
+        raise NotImplementedError(f"{type(self).__name__} cannot score options")
 
     def describe(self) -> dict[str, Any]:
         """What ran, for results.json (model source, frame handling)."""

@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from longvid.eval.adapters.base import Adapter, AdapterContext, Request
+from longvid.eval.adapters.base import Adapter, AdapterContext, OptionScore, Request
 from longvid.eval.loader import FramePlan
 from longvid.eval.parsing import format_answer, format_span
 from longvid.eval.samples import EvalSample, qa_samples
@@ -32,6 +32,10 @@ class BlindOptions:
     base: dict = param(
         {"name": "random", "options": {}}, "the adapter to run without frames: {name, options}"
     )
+
+
+def _without_frames(requests: list[Request]) -> list[Request]:
+    return [Request(r.prompt, None, r.sample) for r in requests]
 
 
 class BlindAdapter(Adapter):
@@ -65,7 +69,15 @@ class BlindAdapter(Adapter):
         return None
 
     def generate(self, requests: list[Request]) -> list[str]:
-        return self.base.generate([Request(r.prompt, None, r.sample) for r in requests])
+        return self.base.generate(_without_frames(requests))
+
+    def can_score_options(self) -> bool:
+        return self.base.can_score_options()
+
+    def option_loglikelihoods(
+        self, requests: list[Request], continuations: list[list[str]]
+    ) -> list[list[OptionScore]]:
+        return self.base.option_loglikelihoods(_without_frames(requests), continuations)
 
     def describe(self) -> dict[str, Any]:
         return {"blind_of": self.base.describe()}

@@ -1,17 +1,27 @@
 """What the transformers-based adapters share: device and dtype, chat prompts with a
-video placeholder, left-padded batches, splicing video features, greedy generation.
+video placeholder, left-padded batches, splicing video features, greedy generation, and
+scoring given continuations (multiple-choice options) by their log-likelihood.
 
 Why splice ourselves: training-free SlowFast (and any custom frame handling) produces its
 own number of video tokens, so the prompt reserves exactly that many placeholder
 positions and the features are written into the input embeddings before `generate`.
+
+Option scoring, as lmms-eval's `loglikelihood` requests: each (prompt, continuation)
+pair is one row, prompt ids then the continuation's own tokens, left-padded so every
+continuation ends the row; one forward pass keeps only the last positions' logits (a
+long video prompt never materializes a (rows, length, vocabulary) tensor), and each
+row's continuation log-probabilities are summed. Videos are encoded once per request and
+their features reused by its option rows.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from longvid.eval.adapters.base import OptionScore
 from longvid.model.tokenizer import CHATML_TEMPLATE
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
@@ -85,6 +95,12 @@ def expand_placeholder(ids: list[int], token_id: int, count: int) -> list[int]:
     return ids[:at] + [token_id] * count + ids[at + 1 :]
 
 
+def pad_id(tokenizer: Any) -> int:
+    """The padding id (a tokenizer without a pad token pads with eos)."""
+    pad = tokenizer.pad_token_id
+    return int(pad if pad is not None else tokenizer.eos_token_id)
+
+
 def left_pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Left-padded ids and attention mask: generation continues every row at the same column."""
     longest = max(len(sequence) for sequence in sequences)
@@ -122,9 +138,8 @@ def splice(
 
 
 def generation_ids(tokenizer: Any) -> dict[str, Any]:
-    """pad/eos ids for `generate` (a tokenizer without a pad token pads with eos)."""
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    return {"pad_token_id": pad, "eos_token_id": tokenizer.eos_token_id}
+    """pad/eos ids for `generate`."""
+    return {"pad_token_id": pad_id(tokenizer), "eos_token_id": tokenizer.eos_token_id}
 
 
 @torch.inference_mode()
@@ -149,3 +164,80 @@ def generate_text(
     if "input_ids" in inputs:
         out = out[:, inputs["input_ids"].shape[1] :]
     return [text.strip() for text in tokenizer.batch_decode(out, skip_special_tokens=True)]
+
+
+def positions(mask: torch.Tensor) -> torch.Tensor:
+    """Position ids of left-padded rows, 0 at each row's first real token (as `generate`
+    numbers them), so a row scores the same whatever else shares its batch."""
+    return (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+@dataclass
+class OptionRows:
+    """Every (request, continuation) pair as one left-padded row: prompt, then continuation."""
+
+    owners: list[int]  # the request of each row
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    lengths: list[int]  # continuation tokens of each row
+    counts: list[int]  # continuations of each request
+
+    @property
+    def keep(self) -> int:
+        """Positions whose logits predict every continuation token (`logits_to_keep`)."""
+        return max(self.lengths) + 1
+
+
+def option_rows(
+    tokenizer: Any, prompts: list[list[int]], continuations: list[list[str]]
+) -> OptionRows:
+    """One row per continuation; a continuation is tokenized on its own (as lmms-eval
+    does), so every option's tokens are the same whatever prompt precedes them.
+
+    Raises:
+        ValueError: a continuation tokenizes to nothing.
+    """
+    owners, sequences, lengths = [], [], []
+    for index, (prompt, texts) in enumerate(zip(prompts, continuations, strict=True)):
+        for text in texts:
+            tail = tokenizer(text, add_special_tokens=False)["input_ids"]
+            if not tail:
+                raise ValueError(f"continuation {text!r} has no tokens")
+            owners.append(index)
+            sequences.append(prompt + tail)
+            lengths.append(len(tail))
+    input_ids, mask = left_pad(sequences, pad_id(tokenizer))
+    return OptionRows(owners, input_ids, mask, lengths, [len(texts) for texts in continuations])
+
+
+def option_scores(rows: OptionRows, logits: torch.Tensor) -> list[list[OptionScore]]:
+    """Per request, its continuations' scores, from the logits of each row's last
+    `rows.keep` positions (position p predicts token p + 1)."""
+    logprobs = logits.float().log_softmax(-1)
+    keep = logits.shape[1]
+    scores = []
+    for row, length in enumerate(rows.lengths):
+        predicted = logprobs[row, keep - length - 1 : keep - 1]
+        targets = rows.input_ids[row, -length:].to(predicted.device)
+        total = predicted.gather(-1, targets[:, None]).sum().item()
+        greedy = bool((predicted.argmax(-1) == targets).all())
+        scores.append(OptionScore(float(total), length, greedy))
+    grouped, start = [], 0
+    for count in rows.counts:
+        grouped.append(scores[start : start + count])
+        start += count
+    return grouped
+
+
+@torch.inference_mode()
+def continuation_logits(
+    model: Any, rows: OptionRows, device: torch.device, numbered: bool = True, **inputs: Any
+) -> torch.Tensor:
+    """Logits of the last `rows.keep` positions of every row, in one forward pass; rows
+    numbered from their first real token unless the model numbers them itself
+    (`numbered=False`: Qwen's multimodal positions)."""
+    mask = rows.attention_mask.to(device)
+    if numbered:
+        inputs["position_ids"] = positions(mask)
+    out = model(attention_mask=mask, logits_to_keep=rows.keep, use_cache=False, **inputs)
+    return out.logits

@@ -20,13 +20,17 @@ from typing import Any
 
 import torch
 
-from longvid.eval.adapters.base import Adapter, AdapterContext, Request
+from longvid.eval.adapters.base import Adapter, AdapterContext, OptionScore, Request
 from longvid.eval.adapters.hf_common import (
     chat_prompt,
+    continuation_logits,
     expand_placeholder,
     generate_text,
     left_pad,
     load_model,
+    option_rows,
+    option_scores,
+    pad_id,
     source_problems,
     splice,
 )
@@ -65,9 +69,11 @@ def video_token_id(config: Any) -> int:
 
 
 class LlavaAdapter(Adapter):
-    """A LLaVA video model loaded once; answers batch by batch."""
+    """A LLaVA video model loaded once; answers batch by batch, options scored by
+    likelihood."""
 
     Options = LlavaOptions
+    SCORES_OPTIONS = True
 
     @classmethod
     def option_problems(cls, options: LlavaOptions, key: str) -> list[ConfigProblem]:
@@ -125,38 +131,51 @@ class LlavaAdapter(Adapter):
         features = self.model.model.get_video_features(pixel_values_videos=pixels[None])
         return features.pooler_output[0]
 
-    def _ids(self, request: Request, count: int) -> list[int]:
+    def _ids(self, request: Request, features: torch.Tensor | None) -> list[int]:
+        count = 0 if features is None else features.shape[0]
         placeholder = self.tokenizer.convert_ids_to_tokens(self.video_token_id)
         content = request.prompt if count == 0 else f"{placeholder}\n{request.prompt}"
         text = chat_prompt(self.tokenizer, content, self.options.chat_template)
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return ids if count == 0 else expand_placeholder(ids, self.video_token_id, count)
 
-    @torch.inference_mode()
-    def generate(self, requests: list[Request]) -> list[str]:
+    def _features(self, requests: list[Request]) -> list[torch.Tensor | None]:
         dtype = self.model.dtype
-        features = [
+        return [
             self.video_tokens(r.frames.to(self.device, dtype)) if r.frames is not None else None
             for r in requests
         ]
-        sequences = [
-            self._ids(r, 0 if f is None else f.shape[0])
-            for r, f in zip(requests, features, strict=True)
-        ]
-        pad = self.tokenizer.pad_token_id
-        input_ids, mask = left_pad(
-            sequences, pad if pad is not None else self.tokenizer.eos_token_id
-        )
-        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+
+    def _embeddings(
+        self, input_ids: torch.Tensor, features: list[torch.Tensor | None]
+    ) -> torch.Tensor:
+        input_ids = input_ids.to(self.device)
         embeds = self.model.get_input_embeddings()(input_ids)
-        embeds = splice(embeds, input_ids, self.video_token_id, features)
+        return splice(embeds, input_ids, self.video_token_id, features)
+
+    @torch.inference_mode()
+    def generate(self, requests: list[Request]) -> list[str]:
+        features = self._features(requests)
+        sequences = [self._ids(r, f) for r, f in zip(requests, features, strict=True)]
+        input_ids, mask = left_pad(sequences, pad_id(self.tokenizer))
         return generate_text(
             self.model,
             self.tokenizer,
             self.context.max_new_tokens,
-            inputs_embeds=embeds,
-            attention_mask=mask,
+            inputs_embeds=self._embeddings(input_ids, features),
+            attention_mask=mask.to(self.device),
         )
+
+    @torch.inference_mode()
+    def option_loglikelihoods(
+        self, requests: list[Request], continuations: list[list[str]]
+    ) -> list[list[OptionScore]]:
+        features = self._features(requests)
+        prompts = [self._ids(r, f) for r, f in zip(requests, features, strict=True)]
+        rows = option_rows(self.tokenizer, prompts, continuations)
+        embeds = self._embeddings(rows.input_ids, [features[owner] for owner in rows.owners])
+        logits = continuation_logits(self.model, rows, self.device, inputs_embeds=embeds)
+        return option_scores(rows, logits)
 
     def describe(self) -> dict[str, Any]:
         tokens = (

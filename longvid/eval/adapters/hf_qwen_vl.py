@@ -4,8 +4,10 @@ The model's own video path is used: frames are resized to Qwen's patch-aligned s
 normalized and cut into patches in the DataLoader workers (`QwenVideoPatches`, no
 processor or torchvision needed); the prompt holds <|vision_start|>, as many
 <|video_pad|> tokens as the merged patch grid has cells, and <|vision_end|>; the model
-computes its multimodal rotary positions itself. Qwen2.5-VL also gets the seconds each
-temporal patch spans, so its absolute-time positions match the video's clock.
+computes its multimodal rotary positions itself from `mm_token_type_ids` (which tokens
+are video: transformers 5 needs them, else every token gets a plain 1D position).
+Qwen2.5-VL also gets the seconds each temporal patch spans, so its absolute-time
+positions match the video's clock.
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-from longvid.eval.adapters.base import Adapter, AdapterContext, Request
+from longvid.eval.adapters.base import Adapter, AdapterContext, OptionScore, Request
 from longvid.eval.adapters.hf_common import (
     chat_prompt,
+    continuation_logits,
     generate_text,
     left_pad,
     load_model,
+    option_rows,
+    option_scores,
+    pad_id,
     source_problems,
 )
 from longvid.eval.adapters.preprocess import QwenVideoPatches
@@ -32,6 +39,7 @@ FAMILIES = {
     "qwen2_5_vl": "transformers:Qwen2_5_VLForConditionalGeneration",
 }
 VISION_START, VIDEO_PAD, VISION_END = "<|vision_start|>", "<|video_pad|>", "<|vision_end|>"
+VIDEO_TYPE = 2  # mm_token_type_ids: 0 text, 1 image, 2 video
 
 
 @dataclass
@@ -58,9 +66,11 @@ def video_input(request: Request) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class QwenVLAdapter(Adapter):
-    """A Qwen VL model loaded once; answers batch by batch."""
+    """A Qwen VL model loaded once; answers batch by batch, options scored by likelihood
+    (each video encoded once, its features shared by its option rows)."""
 
     Options = QwenVLOptions
+    SCORES_OPTIONS = True
 
     @classmethod
     def option_problems(cls, options: QwenVLOptions, key: str) -> list[ConfigProblem]:
@@ -83,6 +93,7 @@ class QwenVLAdapter(Adapter):
             max_pixels=options.max_pixels,
         )
         self.timed = self.model.config.model_type == "qwen2_5_vl"
+        self.video_pad_id = int(self.model.config.video_token_id)
 
     def frame_plan(self) -> FramePlan:
         return FramePlan(frames=self.options.frames, prepare=self.patches)
@@ -100,27 +111,60 @@ class QwenVLAdapter(Adapter):
         text = chat_prompt(self.tokenizer, content, self.options.chat_template)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    @torch.inference_mode()
-    def generate(self, requests: list[Request]) -> list[str]:
-        pad = self.tokenizer.pad_token_id
-        input_ids, mask = left_pad(
-            [self._ids(r) for r in requests],
-            pad if pad is not None else self.tokenizer.eos_token_id,
-        )
+    def _inputs(self, input_ids: torch.Tensor, videos: list[Request]) -> dict[str, Any]:
+        """Model inputs besides the mask: ids, which tokens are video (Qwen numbers their
+        multimodal rotary positions from that; without it every token gets a 1D
+        position), and per video its patch grid (and seconds per temporal patch)."""
+        input_ids = input_ids.to(self.device)
         inputs: dict[str, Any] = {
-            "input_ids": input_ids.to(self.device),
-            "attention_mask": mask.to(self.device),
+            "input_ids": input_ids,
+            "mm_token_type_ids": (input_ids == self.video_pad_id).int() * VIDEO_TYPE,
         }
-        videos = [r for r in requests if r.frames is not None]
         if videos:
-            patches, grids = zip(*(video_input(r) for r in videos), strict=True)
-            inputs["pixel_values_videos"] = torch.cat(patches).to(self.device, self.model.dtype)
+            grids = [video_input(r)[1] for r in videos]
             inputs["video_grid_thw"] = torch.stack(grids).to(self.device)
             if self.timed:
                 inputs["second_per_grid_ts"] = torch.tensor(
                     [self._seconds_per_patch(r) for r in videos], device=self.device
                 )
+        return inputs
+
+    def _pixels(self, videos: list[Request]) -> torch.Tensor:
+        patches = [video_input(r)[0] for r in videos]
+        return torch.cat(patches).to(self.device, self.model.dtype)
+
+    @torch.inference_mode()
+    def generate(self, requests: list[Request]) -> list[str]:
+        input_ids, mask = left_pad([self._ids(r) for r in requests], pad_id(self.tokenizer))
+        videos = [r for r in requests if r.frames is not None]
+        inputs = self._inputs(input_ids, videos)
+        if videos:
+            inputs["pixel_values_videos"] = self._pixels(videos)
+        inputs["attention_mask"] = mask.to(self.device)
         return generate_text(self.model, self.tokenizer, self.context.max_new_tokens, **inputs)
+
+    @torch.inference_mode()
+    def option_loglikelihoods(
+        self, requests: list[Request], continuations: list[list[str]]
+    ) -> list[list[OptionScore]]:
+        rows = option_rows(self.tokenizer, [self._ids(r) for r in requests], continuations)
+        videos = [r for r in requests if r.frames is not None]
+        if not videos:
+            inputs = self._inputs(rows.input_ids, [])
+            logits = continuation_logits(self.model, rows, self.device, **inputs)
+            return option_scores(rows, logits)
+        if len(videos) != len(requests):
+            raise ValueError("a batch mixes requests with and without frames")
+        grids = torch.stack([video_input(r)[1] for r in videos]).to(self.device)
+        encoded = self.model.model.get_video_features(self._pixels(videos), grids)
+        per_row = [encoded.pooler_output[owner] for owner in rows.owners]
+        inputs = self._inputs(rows.input_ids, [requests[owner] for owner in rows.owners])
+        # Qwen's video encoder output holds one tensor per video in pooler_output (as its
+        # get_video_features returns it), which transformers types as one tensor
+        video = BaseModelOutputWithPooling(pooler_output=per_row)  # type: ignore[arg-type]
+        inputs["mm_encoder_outputs"] = {"video": video}
+        logits = continuation_logits(self.model, rows, self.device, numbered=False, **inputs)
+        return option_scores(rows, logits)
 
     def _seconds_per_patch(self, request: Request) -> float:
         """Seconds of video one temporal patch spans (frames are spread over the video)."""

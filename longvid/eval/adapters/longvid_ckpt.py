@@ -19,12 +19,16 @@ from typing import Any
 import torch
 from transformers import AutoTokenizer
 
-from longvid.eval.adapters.base import Adapter, AdapterContext, Request
+from longvid.eval.adapters.base import Adapter, AdapterContext, OptionScore, Request
 from longvid.eval.adapters.hf_common import (
     chat_prompt,
+    continuation_logits,
     expand_placeholder,
     generate_text,
     left_pad,
+    option_rows,
+    option_scores,
+    pad_id,
     resolve_device,
     resolve_dtype,
 )
@@ -54,9 +58,11 @@ def checkpoint_folder(path: Path) -> Path | None:
 
 
 class LongvidAdapter(Adapter):
-    """A longvid.train checkpoint, loaded once; greedy answers batch by batch."""
+    """A longvid.train checkpoint, loaded once; greedy answers batch by batch, options
+    scored by likelihood."""
 
     Options = LongvidOptions
+    SCORES_OPTIONS = True
 
     @classmethod
     def option_problems(cls, options: LongvidOptions, key: str) -> list[ConfigProblem]:
@@ -116,24 +122,50 @@ class LongvidAdapter(Adapter):
         count = self.model.num_video_tokens(len(request.frames))
         return expand_placeholder(ids, self.model.video_token_id, count)
 
-    @torch.inference_mode()
-    def generate(self, requests: list[Request]) -> list[str]:
-        pad = self.tokenizer.pad_token_id
-        input_ids, mask = left_pad([self._ids(request) for request in requests], pad)
-        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+    def _features(self, requests: list[Request]) -> list[torch.Tensor] | None:
+        """Video tokens per request, or None for a text-only batch (a run is all video,
+        or all blind: never both in one batch).
+
+        Raises:
+            ValueError: some requests have frames and others not.
+        """
         dtype = next(self.model.parameters()).dtype
         videos = [r.frames.to(self.device, dtype) for r in requests if r.frames is not None]
-        if videos:
-            embeds = self.model.splice(input_ids, self.model.video_features(videos))
-        else:
-            embeds = self.model.llm.get_input_embeddings()(input_ids)
+        if not videos:
+            return None
+        if len(videos) != len(requests):
+            raise ValueError("a batch mixes requests with and without frames")
+        return self.model.video_features(videos)
+
+    def _embeddings(
+        self, input_ids: torch.Tensor, features: list[torch.Tensor] | None
+    ) -> torch.Tensor:
+        input_ids = input_ids.to(self.device)
+        if features is None:
+            return self.model.llm.get_input_embeddings()(input_ids)
+        return self.model.splice(input_ids, features)
+
+    @torch.inference_mode()
+    def generate(self, requests: list[Request]) -> list[str]:
+        input_ids, mask = left_pad([self._ids(r) for r in requests], pad_id(self.tokenizer))
         return generate_text(
             self.model.llm,
             self.tokenizer,
             self.context.max_new_tokens,
-            inputs_embeds=embeds,
-            attention_mask=mask,
+            inputs_embeds=self._embeddings(input_ids, self._features(requests)),
+            attention_mask=mask.to(self.device),
         )
+
+    @torch.inference_mode()
+    def option_loglikelihoods(
+        self, requests: list[Request], continuations: list[list[str]]
+    ) -> list[list[OptionScore]]:
+        rows = option_rows(self.tokenizer, [self._ids(r) for r in requests], continuations)
+        features = self._features(requests)
+        per_row = None if features is None else [features[owner] for owner in rows.owners]
+        embeds = self._embeddings(rows.input_ids, per_row)
+        logits = continuation_logits(self.model.llm, rows, self.device, inputs_embeds=embeds)
+        return option_scores(rows, logits)
 
     def describe(self) -> dict[str, Any]:
         return {

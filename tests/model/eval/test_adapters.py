@@ -83,8 +83,19 @@ def _check_runs(output: Path, samples: int, frames: int) -> list[dict]:
     assert {r["frames"] for r in model} == {frames}
     assert {r["frames"] for r in blind} == {0}
     assert all(isinstance(r["output"], str) and "error" not in r for r in records)
+    choices = [r for r in records if r["form"] == "choice"]
+    assert choices and len(choices) < len(records)  # both ways of answering ran
+    for record in records:  # multiple choice by likelihood (default), the rest generated
+        if record["form"] != "choice":
+            assert "option_loglikelihoods" not in record and "mc_scoring" not in record
+            continue
+        scores = record["option_loglikelihoods"]
+        assert record["mc_scoring"] == "likelihood" and len(scores) == 4
+        assert record["parsed"] == record["output"] == "ABCD"[scores.index(max(scores))]
+        assert record["score"] == float(record["parsed"] == record["target"])
     results = json.loads((output / "results.json").read_text())
     assert results["runs"] == ["model", "blind"]
+    assert results["mc_scoring"] == {"model": "likelihood", "blind": "likelihood"}
     assert results["throughput"]["model"]["samples"] == samples
     return records
 
@@ -96,8 +107,8 @@ def _check_runs(output: Path, samples: int, frames: int) -> list[dict]:
 def test_hf_llava_end_to_end(tmp_path: Path, demo_build: Path, family: str, handling: str) -> None:
     source = tiny_llava(tmp_path / "model", family)
     options = {"source": str(source), "frames": 12, "frame_handling": handling}
-    output = _run_eval(tmp_path, demo_build, {"name": "hf_llava", "options": options}, limit=2)
-    _check_runs(output, samples=2, frames=12)
+    output = _run_eval(tmp_path, demo_build, {"name": "hf_llava", "options": options}, limit=3)
+    _check_runs(output, samples=3, frames=12)
 
 
 @pytest.mark.slow

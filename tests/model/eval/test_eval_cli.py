@@ -82,6 +82,11 @@ def test_adapter_specific_problems(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "model.options.base.name: name a non-blind adapter" in err
     assert main([str(config), "--set", "model.name=gpt"]) == 2
     assert "model.name: must be one of" in capsys.readouterr().err
+    openai = ["--set", "model.name=openai", "--set", "model.options={model: m}"]
+    assert main([str(config), *openai, "--set", "generation.mc_scoring=likelihood"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "generation.mc_scoring: adapter 'openai' gives no option likelihoods: use generate or auto\n"
+    )
 
 
 def test_unusable_data_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
