@@ -22,7 +22,6 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from longvid.data.frames import resample_plan
 from longvid.eval.samples import EvalSample
 from longvid_pipeline.api import frames_at
 
@@ -66,6 +65,8 @@ def choose_frames(sample: EvalSample, plan: FramePlan) -> tuple[list[Frame], dic
     its span and "<T> frames" in the prompt follows. A NIAH sample is subsampled
     uniformly when longer than allowed, never stretched; needles keep their positions.
     """
+    from longvid.data.frames import resample_plan  # here: that module imports transformers
+
     low, high = (plan.frames, plan.frames) if plan.frames else (plan.min_frames, plan.max_frames)
     if not sample.needles and len({frame[0] for frame in sample.frames if frame}) == 1:
         path = sample.frames[0][0]  # type: ignore[index]

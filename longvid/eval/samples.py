@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from longvid.eval.parsing import parse_count, parse_span
-from longvid.model.tokenizer import VIDEO_TOKEN
 
 
 @dataclass
@@ -54,6 +53,8 @@ class EvalSample:
 def human_prompt(conversations: list[dict[str, str]]) -> str:
     """The first human turn without the <video> placeholder: timestamp prompt, question,
     options and instruction exactly as the dataset poses them."""
+    from longvid.model.tokenizer import VIDEO_TOKEN  # here: that module imports transformers
+
     human = next(turn["value"] for turn in conversations if turn["from"] == "human")
     return human.replace(VIDEO_TOKEN + "\n", "", 1).replace(VIDEO_TOKEN, "", 1).strip()
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from longvid.eval.loader import FramePlan
 from longvid.eval.samples import EvalSample
 from longvid_pipeline.config import ConfigProblem
+
+if TYPE_CHECKING:  # the loader imports torch: config validation does without it
+    from longvid.eval.loader import FramePlan
 
 
 @dataclass
