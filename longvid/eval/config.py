@@ -16,6 +16,7 @@ from typing import Any
 from longvid.eval.adapters import ADAPTERS, adapter_problems, scores_options
 from longvid.eval.metrics import FORMS
 from longvid_pipeline.config import ConfigProblem, build_root, load_and_build, param
+from longvid_pipeline.models.config import DTYPES
 
 TABLES = ("qa", "niah")
 BASELINES = ("blind", "random", "majority")
@@ -77,9 +78,7 @@ class GenerationSection:
     max_new_tokens: int = param(32, "longest answer in tokens", min=1)
     device: str = param("auto", "auto (cuda when present), cpu, cuda, cuda:N")
     dtype: str = param(
-        "auto",
-        "auto (bf16 on GPU, fp32 on CPU), bf16, fp16, fp32",
-        choices=("auto", "bf16", "fp16", "fp32"),
+        "auto", "auto (bfloat16 on GPU, float32 on CPU), bfloat16, float16, float32", choices=DTYPES
     )
     mc_scoring: str = param(
         "auto",

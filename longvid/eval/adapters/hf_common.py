@@ -1,5 +1,6 @@
-"""What the transformers-based adapters share: device and dtype, chat prompts with a
-video placeholder, left-padded batches, splicing video features, greedy generation, and
+"""What the transformers-based adapters share: loading (device, dtype, tokenizer and
+left padding as the pipeline's model backends do it, `longvid_pipeline.models.loading`),
+chat prompts with a video placeholder, splicing video features, greedy generation, and
 scoring given continuations (multiple-choice options) by their log-likelihood.
 
 Why splice ourselves: training-free SlowFast (and any custom frame handling) produces its
@@ -21,24 +22,26 @@ from typing import Any
 
 import torch
 
-from longvid.eval.adapters.base import OptionScore
+from longvid.eval.adapters.base import Adapter, OptionScore, Request
 from longvid.model.tokenizer import CHATML_TEMPLATE
+from longvid_pipeline.models.loading import device_and_dtype, left_pad, load_tokenizer
 
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-
-
-def resolve_device(name: str) -> torch.device:
-    """`auto`: cuda when present, else cpu."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    """`auto`: bf16 on GPU, fp32 on CPU."""
-    if name == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    return DTYPES[name]
+__all__ = [
+    "chat_prompt",
+    "device_and_dtype",
+    "expand_placeholder",
+    "generate_text",
+    "left_pad",
+    "load_model",
+    "load_tokenizer",
+    "OptionRows",
+    "option_rows",
+    "option_scores",
+    "score_rows",
+    "source_problems",
+    "splice",
+    "SplicingAdapter",
+]
 
 
 def source_problems(source: str, key: str) -> list[Any]:
@@ -59,17 +62,16 @@ def load_model(
     Raises:
         ValueError: the checkpoint is of another model type.
     """
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoConfig
 
     from longvid_pipeline.registry import import_object
 
     model_type = AutoConfig.from_pretrained(source).model_type
     if model_type not in families:
         raise ValueError(f"{source}: model type {model_type!r} is not one of {list(families)}")
-    device = resolve_device(device_name)
-    model_class = import_object(families[model_type])
-    model = model_class.from_pretrained(source, dtype=resolve_dtype(dtype_name, device))
-    return model.to(device).eval(), AutoTokenizer.from_pretrained(source), device
+    device, dtype = device_and_dtype(device_name, dtype_name)
+    model = import_object(families[model_type]).from_pretrained(source, dtype=dtype)
+    return model.to(device).eval(), load_tokenizer(source), device
 
 
 def chat_prompt(tokenizer: Any, content: str, template: str | None = None) -> str:
@@ -93,23 +95,6 @@ def expand_placeholder(ids: list[int], token_id: int, count: int) -> list[int]:
         raise ValueError(f"expected one video placeholder in the prompt, found {len(positions)}")
     at = positions[0]
     return ids[:at] + [token_id] * count + ids[at + 1 :]
-
-
-def pad_id(tokenizer: Any) -> int:
-    """The padding id (a tokenizer without a pad token pads with eos)."""
-    pad = tokenizer.pad_token_id
-    return int(pad if pad is not None else tokenizer.eos_token_id)
-
-
-def left_pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-padded ids and attention mask: generation continues every row at the same column."""
-    longest = max(len(sequence) for sequence in sequences)
-    ids = torch.full((len(sequences), longest), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), longest), dtype=torch.long)
-    for row, sequence in enumerate(sequences):
-        ids[row, longest - len(sequence) :] = torch.tensor(sequence, dtype=torch.long)
-        mask[row, longest - len(sequence) :] = 1
-    return ids, mask
 
 
 def splice(
@@ -138,8 +123,8 @@ def splice(
 
 
 def generation_ids(tokenizer: Any) -> dict[str, Any]:
-    """pad/eos ids for `generate`."""
-    return {"pad_token_id": pad_id(tokenizer), "eos_token_id": tokenizer.eos_token_id}
+    """pad/eos ids for `generate` (`load_tokenizer` gives every tokenizer a pad token)."""
+    return {"pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id}
 
 
 @torch.inference_mode()
@@ -189,7 +174,7 @@ class OptionRows:
 
 
 def option_rows(
-    tokenizer: Any, prompts: list[list[int]], continuations: list[list[str]]
+    tokenizer: Any, prompts: list[list[int]], continuations: list[list[str]], device: Any
 ) -> OptionRows:
     """One row per continuation; a continuation is tokenized on its own (as lmms-eval
     does), so every option's tokens are the same whatever prompt precedes them.
@@ -206,7 +191,7 @@ def option_rows(
             owners.append(index)
             sequences.append(prompt + tail)
             lengths.append(len(tail))
-    input_ids, mask = left_pad(sequences, pad_id(tokenizer))
+    input_ids, mask = left_pad(sequences, tokenizer.pad_token_id, device)
     return OptionRows(owners, input_ids, mask, lengths, [len(texts) for texts in continuations])
 
 
@@ -218,7 +203,7 @@ def option_scores(rows: OptionRows, logits: torch.Tensor) -> list[list[OptionSco
     scores = []
     for row, length in enumerate(rows.lengths):
         predicted = logprobs[row, keep - length - 1 : keep - 1]
-        targets = rows.input_ids[row, -length:].to(predicted.device)
+        targets = rows.input_ids[row, -length:]
         total = predicted.gather(-1, targets[:, None]).sum().item()
         greedy = bool((predicted.argmax(-1) == targets).all())
         scores.append(OptionScore(float(total), length, greedy))
@@ -230,14 +215,72 @@ def option_scores(rows: OptionRows, logits: torch.Tensor) -> list[list[OptionSco
 
 
 @torch.inference_mode()
-def continuation_logits(
-    model: Any, rows: OptionRows, device: torch.device, numbered: bool = True, **inputs: Any
-) -> torch.Tensor:
-    """Logits of the last `rows.keep` positions of every row, in one forward pass; rows
-    numbered from their first real token unless the model numbers them itself
-    (`numbered=False`: Qwen's multimodal positions)."""
-    mask = rows.attention_mask.to(device)
+def score_rows(
+    model: Any, rows: OptionRows, numbered: bool = True, **inputs: Any
+) -> list[list[OptionScore]]:
+    """Every row's continuation scored from one forward pass that keeps the logits of the
+    last `rows.keep` positions; rows numbered from their first real token unless the
+    model numbers them itself (`numbered=False`: Qwen's multimodal positions)."""
+    mask = rows.attention_mask
     if numbered:
         inputs["position_ids"] = positions(mask)
     out = model(attention_mask=mask, logits_to_keep=rows.keep, use_cache=False, **inputs)
-    return out.logits
+    return option_scores(rows, out.logits)
+
+
+class SplicingAdapter(Adapter):
+    """An adapter that writes video features into the LLM's input embeddings itself
+    (longvid, hf_llava): generation and option scoring share this one flow; a subclass
+    says how videos become features, how a prompt is tokenized around them and which
+    module is the causal LM, and sets `tokenizer` and `device` when it loads."""
+
+    SCORES_OPTIONS = True
+    tokenizer: Any
+    device: torch.device
+
+    def features(self, requests: list[Request]) -> list[torch.Tensor | None]:
+        """(M, D) video tokens per request (None: no frames)."""
+        raise NotImplementedError
+
+    def prompt_ids(self, request: Request, features: torch.Tensor | None) -> list[int]:
+        """The chat prompt's ids with one placeholder position per video token."""
+        raise NotImplementedError
+
+    def language_model(self) -> Any:
+        """The causal LM that embeds tokens, generates and gives logits."""
+        raise NotImplementedError
+
+    def video_token_id(self) -> int:
+        """The placeholder id the prompt reserves video positions with."""
+        raise NotImplementedError
+
+    def _prompts(self, requests: list[Request]) -> tuple[list[list[int]], list[Any]]:
+        features = self.features(requests)
+        prompts = [self.prompt_ids(r, f) for r, f in zip(requests, features, strict=True)]
+        return prompts, features
+
+    def _embeddings(self, input_ids: torch.Tensor, features: list[Any]) -> torch.Tensor:
+        lm = self.language_model()
+        embeds = lm.get_input_embeddings()(input_ids)
+        return splice(embeds, input_ids, self.video_token_id(), features)
+
+    @torch.inference_mode()
+    def generate(self, requests: list[Request]) -> list[str]:
+        prompts, features = self._prompts(requests)
+        input_ids, mask = left_pad(prompts, self.tokenizer.pad_token_id, self.device)
+        return generate_text(
+            self.language_model(),
+            self.tokenizer,
+            self.context.max_new_tokens,
+            inputs_embeds=self._embeddings(input_ids, features),
+            attention_mask=mask,
+        )
+
+    @torch.inference_mode()
+    def option_loglikelihoods(
+        self, requests: list[Request], continuations: list[list[str]]
+    ) -> list[list[OptionScore]]:
+        prompts, features = self._prompts(requests)
+        rows = option_rows(self.tokenizer, prompts, continuations, self.device)
+        embeds = self._embeddings(rows.input_ids, [features[owner] for owner in rows.owners])
+        return score_rows(self.language_model(), rows, inputs_embeds=embeds)

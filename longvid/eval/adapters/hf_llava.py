@@ -20,20 +20,8 @@ from typing import Any
 
 import torch
 
-from longvid.eval.adapters.base import Adapter, AdapterContext, OptionScore, Request
-from longvid.eval.adapters.hf_common import (
-    chat_prompt,
-    continuation_logits,
-    expand_placeholder,
-    generate_text,
-    left_pad,
-    load_model,
-    option_rows,
-    option_scores,
-    pad_id,
-    source_problems,
-    splice,
-)
+from longvid.eval.adapters import hf_common as hf
+from longvid.eval.adapters.base import AdapterContext, Request
 from longvid.eval.adapters.preprocess import NormalizedFrames
 from longvid.eval.adapters.slowfast import SlowFastOptions, slowfast_compressor
 from longvid.eval.loader import FramePlan
@@ -62,18 +50,17 @@ class LlavaOptions:
     vision_batch: int = param(64, "frames per vision-tower forward", min=1)
 
 
-def video_token_id(config: Any) -> int:
+def placeholder_token_id(config: Any) -> int:
     """The checkpoint's video placeholder id (named differently across versions)."""
     value = getattr(config, "video_token_id", None)
     return int(value if value is not None else config.video_token_index)
 
 
-class LlavaAdapter(Adapter):
+class LlavaAdapter(hf.SplicingAdapter):
     """A LLaVA video model loaded once; answers batch by batch, options scored by
     likelihood."""
 
     Options = LlavaOptions
-    SCORES_OPTIONS = True
 
     @classmethod
     def option_problems(cls, options: LlavaOptions, key: str) -> list[ConfigProblem]:
@@ -81,12 +68,12 @@ class LlavaAdapter(Adapter):
             ConfigProblem(f"{key}.slowfast.{name}", message)
             for name, message in options.slowfast.problems()
         ]
-        problems += source_problems(options.source, key)
+        problems += hf.source_problems(options.source, key)
         return problems
 
     def __init__(self, options: LlavaOptions, context: AdapterContext) -> None:
         super().__init__(options, context)
-        self.model, self.tokenizer, self.device = load_model(
+        self.model, self.tokenizer, self.device = hf.load_model(
             options.source, FAMILIES, context.device, context.dtype
         )
         self.config = self.model.config
@@ -95,7 +82,7 @@ class LlavaAdapter(Adapter):
         self.grid = (side, side)
         mean, std = NORMALIZATION.get(vision.model_type, NORMALIZATION["siglip_vision_model"])
         self.spec = FrameSpec(vision.image_size, mean, std)
-        self.video_token_id = video_token_id(self.config)
+        self.placeholder_id = placeholder_token_id(self.config)
         self.slowfast = slowfast_compressor(options.slowfast.setting())
 
     def frame_plan(self) -> FramePlan:
@@ -131,51 +118,26 @@ class LlavaAdapter(Adapter):
         features = self.model.model.get_video_features(pixel_values_videos=pixels[None])
         return features.pooler_output[0]
 
-    def _ids(self, request: Request, features: torch.Tensor | None) -> list[int]:
+    def prompt_ids(self, request: Request, features: torch.Tensor | None) -> list[int]:
         count = 0 if features is None else features.shape[0]
-        placeholder = self.tokenizer.convert_ids_to_tokens(self.video_token_id)
+        placeholder = self.tokenizer.convert_ids_to_tokens(self.placeholder_id)
         content = request.prompt if count == 0 else f"{placeholder}\n{request.prompt}"
-        text = chat_prompt(self.tokenizer, content, self.options.chat_template)
+        text = hf.chat_prompt(self.tokenizer, content, self.options.chat_template)
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        return ids if count == 0 else expand_placeholder(ids, self.video_token_id, count)
+        return ids if count == 0 else hf.expand_placeholder(ids, self.placeholder_id, count)
 
-    def _features(self, requests: list[Request]) -> list[torch.Tensor | None]:
+    def features(self, requests: list[Request]) -> list[torch.Tensor | None]:
         dtype = self.model.dtype
         return [
             self.video_tokens(r.frames.to(self.device, dtype)) if r.frames is not None else None
             for r in requests
         ]
 
-    def _embeddings(
-        self, input_ids: torch.Tensor, features: list[torch.Tensor | None]
-    ) -> torch.Tensor:
-        input_ids = input_ids.to(self.device)
-        embeds = self.model.get_input_embeddings()(input_ids)
-        return splice(embeds, input_ids, self.video_token_id, features)
+    def language_model(self) -> Any:
+        return self.model
 
-    @torch.inference_mode()
-    def generate(self, requests: list[Request]) -> list[str]:
-        features = self._features(requests)
-        sequences = [self._ids(r, f) for r, f in zip(requests, features, strict=True)]
-        input_ids, mask = left_pad(sequences, pad_id(self.tokenizer))
-        return generate_text(
-            self.model,
-            self.tokenizer,
-            self.context.max_new_tokens,
-            inputs_embeds=self._embeddings(input_ids, features),
-            attention_mask=mask.to(self.device),
-        )
-
-    @torch.inference_mode()
-    def option_loglikelihoods(
-        self, requests: list[Request], continuations: list[list[str]]
-    ) -> list[list[OptionScore]]:
-        features = self._features(requests)
-        prompts = [self._ids(r, f) for r, f in zip(requests, features, strict=True)]
-        rows = option_rows(self.tokenizer, prompts, continuations)
-        embeds = self._embeddings(rows.input_ids, [features[owner] for owner in rows.owners])
-        logits = continuation_logits(self.model, rows, self.device, inputs_embeds=embeds)
-        return option_scores(rows, logits)
+    def video_token_id(self) -> int:
+        return self.placeholder_id
 
     def describe(self) -> dict[str, Any]:
         tokens = (

@@ -18,18 +18,8 @@ from typing import Any
 import torch
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
+from longvid.eval.adapters import hf_common as hf
 from longvid.eval.adapters.base import Adapter, AdapterContext, OptionScore, Request
-from longvid.eval.adapters.hf_common import (
-    chat_prompt,
-    continuation_logits,
-    generate_text,
-    left_pad,
-    load_model,
-    option_rows,
-    option_scores,
-    pad_id,
-    source_problems,
-)
 from longvid.eval.adapters.preprocess import QwenVideoPatches
 from longvid.eval.loader import FramePlan
 from longvid_pipeline.config import ConfigProblem, param
@@ -74,14 +64,14 @@ class QwenVLAdapter(Adapter):
 
     @classmethod
     def option_problems(cls, options: QwenVLOptions, key: str) -> list[ConfigProblem]:
-        problems = source_problems(options.source, key)
+        problems = hf.source_problems(options.source, key)
         if options.min_pixels > options.max_pixels:
             problems.append(ConfigProblem(f"{key}.min_pixels", "must not exceed max_pixels"))
         return problems
 
     def __init__(self, options: QwenVLOptions, context: AdapterContext) -> None:
         super().__init__(options, context)
-        self.model, self.tokenizer, self.device = load_model(
+        self.model, self.tokenizer, self.device = hf.load_model(
             options.source, FAMILIES, context.device, context.dtype
         )
         vision = self.model.config.vision_config
@@ -108,14 +98,13 @@ class QwenVLAdapter(Adapter):
         else:
             pads = VIDEO_PAD * self.video_tokens(video_input(request)[1])
             content = f"{VISION_START}{pads}{VISION_END}{request.prompt}"
-        text = chat_prompt(self.tokenizer, content, self.options.chat_template)
+        text = hf.chat_prompt(self.tokenizer, content, self.options.chat_template)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def _inputs(self, input_ids: torch.Tensor, videos: list[Request]) -> dict[str, Any]:
         """Model inputs besides the mask: ids, which tokens are video (Qwen numbers their
         multimodal rotary positions from that; without it every token gets a 1D
         position), and per video its patch grid (and seconds per temporal patch)."""
-        input_ids = input_ids.to(self.device)
         inputs: dict[str, Any] = {
             "input_ids": input_ids,
             "mm_token_type_ids": (input_ids == self.video_pad_id).int() * VIDEO_TYPE,
@@ -135,24 +124,24 @@ class QwenVLAdapter(Adapter):
 
     @torch.inference_mode()
     def generate(self, requests: list[Request]) -> list[str]:
-        input_ids, mask = left_pad([self._ids(r) for r in requests], pad_id(self.tokenizer))
+        sequences = [self._ids(r) for r in requests]
+        input_ids, mask = hf.left_pad(sequences, self.tokenizer.pad_token_id, self.device)
         videos = [r for r in requests if r.frames is not None]
         inputs = self._inputs(input_ids, videos)
         if videos:
             inputs["pixel_values_videos"] = self._pixels(videos)
-        inputs["attention_mask"] = mask.to(self.device)
-        return generate_text(self.model, self.tokenizer, self.context.max_new_tokens, **inputs)
+        inputs["attention_mask"] = mask
+        return hf.generate_text(self.model, self.tokenizer, self.context.max_new_tokens, **inputs)
 
     @torch.inference_mode()
     def option_loglikelihoods(
         self, requests: list[Request], continuations: list[list[str]]
     ) -> list[list[OptionScore]]:
-        rows = option_rows(self.tokenizer, [self._ids(r) for r in requests], continuations)
+        prompts = [self._ids(r) for r in requests]
+        rows = hf.option_rows(self.tokenizer, prompts, continuations, self.device)
         videos = [r for r in requests if r.frames is not None]
         if not videos:
-            inputs = self._inputs(rows.input_ids, [])
-            logits = continuation_logits(self.model, rows, self.device, **inputs)
-            return option_scores(rows, logits)
+            return hf.score_rows(self.model, rows, **self._inputs(rows.input_ids, []))
         if len(videos) != len(requests):
             raise ValueError("a batch mixes requests with and without frames")
         grids = torch.stack([video_input(r)[1] for r in videos]).to(self.device)
@@ -163,8 +152,7 @@ class QwenVLAdapter(Adapter):
         # get_video_features returns it), which transformers types as one tensor
         video = BaseModelOutputWithPooling(pooler_output=per_row)  # type: ignore[arg-type]
         inputs["mm_encoder_outputs"] = {"video": video}
-        logits = continuation_logits(self.model, rows, self.device, numbered=False, **inputs)
-        return option_scores(rows, logits)
+        return hf.score_rows(self.model, rows, numbered=False, **inputs)
 
     def _seconds_per_patch(self, request: Request) -> float:
         """Seconds of video one temporal patch spans (frames are spread over the video)."""

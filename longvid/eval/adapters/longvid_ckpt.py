@@ -17,21 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoTokenizer
 
-from longvid.eval.adapters.base import Adapter, AdapterContext, OptionScore, Request
-from longvid.eval.adapters.hf_common import (
-    chat_prompt,
-    continuation_logits,
-    expand_placeholder,
-    generate_text,
-    left_pad,
-    option_rows,
-    option_scores,
-    pad_id,
-    resolve_device,
-    resolve_dtype,
-)
+from longvid.eval.adapters import hf_common as hf
+from longvid.eval.adapters.base import AdapterContext, Request
 from longvid.eval.adapters.preprocess import NormalizedFrames
 from longvid.eval.loader import FramePlan
 from longvid.model.tokenizer import VIDEO_TOKEN
@@ -57,12 +45,11 @@ def checkpoint_folder(path: Path) -> Path | None:
     return latest_checkpoint(path)
 
 
-class LongvidAdapter(Adapter):
+class LongvidAdapter(hf.SplicingAdapter):
     """A longvid.train checkpoint, loaded once; greedy answers batch by batch, options
     scored by likelihood."""
 
     Options = LongvidOptions
-    SCORES_OPTIONS = True
 
     @classmethod
     def option_problems(cls, options: LongvidOptions, key: str) -> list[ConfigProblem]:
@@ -94,9 +81,9 @@ class LongvidAdapter(Adapter):
             raise ValueError(f"{self.folder}/config.json: {exc}") from None
         self.model, _ = build_model(train_config)
         load_weights(self.folder, self.model)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.folder / "tokenizer"))
-        self.device = resolve_device(context.device)
-        self.model.to(self.device, resolve_dtype(context.dtype, self.device)).eval()
+        self.tokenizer = hf.load_tokenizer(str(self.folder / "tokenizer"))
+        self.device, dtype = hf.device_and_dtype(context.device, context.dtype)
+        self.model.to(self.device, dtype).eval()
         self.stage = train_config.schedule.stages[-1]
 
     def frame_plan(self) -> FramePlan:
@@ -111,61 +98,24 @@ class LongvidAdapter(Adapter):
             prepare=NormalizedFrames(spec),
         )
 
-    def _ids(self, request: Request) -> list[int]:
-        content = (
-            f"{VIDEO_TOKEN}\n{request.prompt}" if request.frames is not None else request.prompt
-        )
-        text = chat_prompt(self.tokenizer, content)
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        if request.frames is None:
-            return ids
-        count = self.model.num_video_tokens(len(request.frames))
-        return expand_placeholder(ids, self.model.video_token_id, count)
+    def prompt_ids(self, request: Request, features: torch.Tensor | None) -> list[int]:
+        content = request.prompt if features is None else f"{VIDEO_TOKEN}\n{request.prompt}"
+        ids = self.tokenizer(hf.chat_prompt(self.tokenizer, content), add_special_tokens=False)
+        if features is None:
+            return ids["input_ids"]
+        return hf.expand_placeholder(ids["input_ids"], self.model.video_token_id, len(features))
 
-    def _features(self, requests: list[Request]) -> list[torch.Tensor] | None:
-        """Video tokens per request, or None for a text-only batch (a run is all video,
-        or all blind: never both in one batch).
-
-        Raises:
-            ValueError: some requests have frames and others not.
-        """
+    def features(self, requests: list[Request]) -> list[torch.Tensor | None]:
         dtype = next(self.model.parameters()).dtype
         videos = [r.frames.to(self.device, dtype) for r in requests if r.frames is not None]
-        if not videos:
-            return None
-        if len(videos) != len(requests):
-            raise ValueError("a batch mixes requests with and without frames")
-        return self.model.video_features(videos)
+        encoded = iter(self.model.video_features(videos) if videos else [])
+        return [None if r.frames is None else next(encoded) for r in requests]
 
-    def _embeddings(
-        self, input_ids: torch.Tensor, features: list[torch.Tensor] | None
-    ) -> torch.Tensor:
-        input_ids = input_ids.to(self.device)
-        if features is None:
-            return self.model.llm.get_input_embeddings()(input_ids)
-        return self.model.splice(input_ids, features)
+    def language_model(self) -> Any:
+        return self.model.llm
 
-    @torch.inference_mode()
-    def generate(self, requests: list[Request]) -> list[str]:
-        input_ids, mask = left_pad([self._ids(r) for r in requests], pad_id(self.tokenizer))
-        return generate_text(
-            self.model.llm,
-            self.tokenizer,
-            self.context.max_new_tokens,
-            inputs_embeds=self._embeddings(input_ids, self._features(requests)),
-            attention_mask=mask.to(self.device),
-        )
-
-    @torch.inference_mode()
-    def option_loglikelihoods(
-        self, requests: list[Request], continuations: list[list[str]]
-    ) -> list[list[OptionScore]]:
-        rows = option_rows(self.tokenizer, [self._ids(r) for r in requests], continuations)
-        features = self._features(requests)
-        per_row = None if features is None else [features[owner] for owner in rows.owners]
-        embeds = self._embeddings(rows.input_ids, per_row)
-        logits = continuation_logits(self.model.llm, rows, self.device, inputs_embeds=embeds)
-        return option_scores(rows, logits)
+    def video_token_id(self) -> int:
+        return self.model.video_token_id
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -165,10 +165,10 @@ def test_forced_logits_pick_that_option(
 
 def _direct(adapter: Any, request: Request, answers: list[str]) -> list[float]:
     """log P(answer | prompt, frames) of each answer from unpadded, full-length forwards."""
-    prompt = adapter._ids(request)
     scores = []
     with torch.inference_mode():
-        features = adapter._features([request])
+        features = adapter.features([request])
+        prompt = adapter.prompt_ids(request, features[0])
         for answer in answers:
             tail = adapter.tokenizer(answer, add_special_tokens=False)["input_ids"]
             embeds = adapter._embeddings(torch.tensor([prompt + tail]), features)
