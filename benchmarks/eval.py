@@ -4,10 +4,12 @@ Why: the evaluator must keep the model busy (frames decoded ahead in DataLoader
 workers, batched generation). For each adapter this prints samples per wall second,
 samples per CPU second (the evaluator and its decode workers, model loading excluded:
 robust on a shared machine), and the model's busy share (generate seconds per wall second; 1.0 means the
-model never waited for frames).
+model never waited for frames). `--mc-scoring generate` against the default `auto` (options
+scored by likelihood) gives what likelihood scoring costs.
 
     python benchmarks/eval.py [--out out/demo] [--split test] [--limit 24] [--workers 2]
         [--batch-size 4] [--max-new-tokens 8] [--adapters longvid,hf_llava,hf_qwen_vl]
+        [--mc-scoring auto|likelihood|generate]
 """
 
 from __future__ import annotations
@@ -55,7 +57,11 @@ def measure(args: argparse.Namespace, name: str, root: Path) -> dict:
             "limit": args.limit,
             "workers": args.workers,
         },
-        "generation": {"batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens},
+        "generation": {
+            "batch_size": args.batch_size,
+            "max_new_tokens": args.max_new_tokens,
+            "mc_scoring": args.mc_scoring,
+        },
     }
     path = root / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -67,6 +73,7 @@ def measure(args: argparse.Namespace, name: str, root: Path) -> dict:
     samples = figures["samples"]
     return {
         "adapter": name,
+        "mc_scoring": args.mc_scoring,
         "samples": samples,
         "samples_per_s": round(figures["samples_per_s"], 3),
         "samples_per_cpu_s": round(figures["samples_per_cpu_s"], 3),
@@ -85,6 +92,7 @@ def run() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--max-new-tokens", type=int, default=8)
     parser.add_argument("--adapters", default="longvid,hf_llava,hf_qwen_vl")
+    parser.add_argument("--mc-scoring", default="auto", choices=("auto", "likelihood", "generate"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
         for name in args.adapters.split(","):
