@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import os
 import sys
-
 from pathlib import Path
 
 from longvid.data.sources import SourceSection, source_problem

@@ -83,7 +83,8 @@ class LongvidAdapter(hf.SplicingAdapter):
         load_weights(self.folder, self.model)
         self.tokenizer = hf.load_tokenizer(str(self.folder / "tokenizer"))
         self.device, dtype = hf.device_and_dtype(context.device, context.dtype)
-        self.model.to(self.device, dtype).eval()
+        module: torch.nn.Module = self.model  # transformers types PreTrainedModel.to as a wrapper
+        module.to(self.device, dtype).eval()
         self.stage = train_config.schedule.stages[-1]
 
     def frame_plan(self) -> FramePlan:
