@@ -61,7 +61,7 @@ def respond(
         for index, request in enumerate(requests)
         if likelihood and request.sample.form == "choice" and request.sample.options
     ]
-    generated = [index for index in range(len(requests)) if index not in set(scored)]
+    generated = sorted(set(range(len(requests))) - set(scored))
     responses: dict[int, Response] = {}
     if generated:
         texts = adapter.generate([requests[index] for index in generated])
