@@ -24,6 +24,13 @@ from longvid_pipeline.shards import committed_files
 
 CARD_DIR = "card"
 TASK_CATEGORIES = ["video-text-to-text", "visual-question-answering"]
+# Licence ids of videos.license (fetching/licences.py) that the Hub knows under another name.
+HUB_LICENCES = {
+    "cc0": "cc0-1.0",
+    "public-domain": "cc0-1.0",
+    "mit": "mit",
+    "apache-2.0": "apache-2.0",
+}
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
                    (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))  # fmt: skip
 
@@ -61,20 +68,35 @@ def card_facts(out: Path) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _header(manifest: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
-    licences = [name for name, _, _ in facts["licences"]]
+def out_configs(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Hub configs of an OUT folder: one per table, listing exactly the committed files
+    (a file of a killed run is never data), every row in one split named `train` (the Hub's
+    name for a single split: `all` is reserved; the rows' own `split` column says train, val
+    or test, and `export --format hf` writes them as splits)."""
+    return [
+        {"config_name": table, "data_files": [{"split": "train", "path": paths}]}
+        for table, paths in sorted(facts["files"].items())
+    ]
+
+
+def hub_licence(licences: list[str]) -> str:
+    """The card header's `license`: the Hub id when every video has the same licence and
+    the Hub knows it, else `other` (the body lists each licence and its videos)."""
+    return HUB_LICENCES.get(licences[0], "other") if len(licences) == 1 else "other"
+
+
+def _header(
+    manifest: dict[str, Any], facts: dict[str, Any], configs: list[dict[str, Any]]
+) -> dict[str, Any]:
     rows = sum(manifest["counts"]["tables"].get(table, 0) for table in ("qa", "niah"))
     return {
         "pretty_name": manifest["recipe"]["name"],
-        "license": licences[0] if len(licences) == 1 and licences[0] != "unknown" else "other",
+        "license": hub_licence([name for name, _, _ in facts["licences"]]),
         "task_categories": TASK_CATEGORIES,
         "language": ["en"],
         "tags": ["long-video", "video-qa", "needle-in-a-haystack", "longvid"],
         "size_categories": [size_category(rows)],
-        "configs": [
-            {"config_name": table, "data_files": [{"split": "all", "path": paths}]}
-            for table, paths in sorted(facts["files"].items())
-        ],
+        "configs": configs,
     }
 
 
@@ -95,12 +117,30 @@ def _validation_rows(out: Path) -> list[tuple[Any, ...]]:
     ]
 
 
+def out_loading(out: str) -> list[str]:
+    """How to load an OUT folder's tables: its committed files as Parquet, or the card."""
+    return ["```python", "import datasets", "from longvid_pipeline.api import committed_files", "",
+            f'files = [str(path) for path in committed_files("{out}", "qa")]  # only committed files are data',
+            'qa = datasets.load_dataset("parquet", data_files=files, split="train")',
+            f'qa = datasets.load_dataset("{out}", "qa", split="train")  # the same rows, through this card\'s configs',
+            "```", "", "A folder with splits and one config per QA task, ready to upload to the Hub:", "",
+            "```bash", f"longvid-pipeline export {out} --format hf {out}-hf", "```", "",
+            "```bash", f'longvid-pipeline query {out} "select task, count(*) from qa group by task"', "```"]  # fmt: skip
+
+
 def card_markdown(
-    out: Path, manifest: dict[str, Any], facts: dict[str, Any], plots: list[str]
+    out: Path,
+    manifest: dict[str, Any],
+    facts: dict[str, Any],
+    plots: list[str],
+    configs: list[dict[str, Any]] | None = None,
+    loading: list[str] | None = None,
 ) -> str:
-    """The whole card: YAML header, then the body."""
+    """The whole card: YAML header, then the body. `configs` and `loading` default to
+    those of the OUT folder itself; an export passes the ones of its own files."""
     inputs, counts = manifest["inputs"], manifest["counts"]
-    header = yaml.safe_dump(_header(manifest, facts), sort_keys=False, width=1000)
+    configs = out_configs(facts) if configs is None else configs
+    header = yaml.safe_dump(_header(manifest, facts, configs), sort_keys=False, width=1000)
     lines = [f"---\n{header}---", "", f"# {manifest['recipe']['name']}", "",
              "Built with longvid from the recipe below. Only the Parquet files that `_commits/*.json` "
              "list are data (the configs above list exactly those).", "",
@@ -115,7 +155,9 @@ def card_markdown(
         "",
         *_table(["task", "form", "rows"], facts["qa_by_task_form"]),
     ]
-    lines += ["## Licences", "", "Licence as the source reported it (`videos.license`); check each before reuse.", "",
+    lines += ["## Licences", "", "Licence of each video as the site or the manifest gave it, as a short id "
+              "(`videos.license`; the original text in `videos.license_text`, the page in `videos.page_url`, "
+              "the uploader in `videos.uploader`): check each before reuse.", "",
               *_table(["licence", "videos", "hours"], facts["licences"])]  # fmt: skip
     lines += [
         "## Rejects",
@@ -128,9 +170,7 @@ def card_markdown(
     lines += ["## Validation", "", "Expectation checks per table (details in validation.md).", "",
               *_table(["table", "checks evaluated", "failed"], _validation_rows(out))]  # fmt: skip
     lines += ["## Plots", "", *(f"![{Path(plot).stem}]({plot})" for plot in plots), ""]
-    lines += ["## Load it", "", "```python", "import datasets",
-              'qa = datasets.load_dataset("parquet", data_files={"all": QA_FILES})["all"]  # QA_FILES: the qa config\'s files',
-              "```", "", "```bash", 'longvid-pipeline query OUT "select task, count(*) from qa group by task"', "```",
+    lines += ["## Load it", "", *(out_loading(manifest["out"]) if loading is None else loading),
               "", "## Recipe", "", "```yaml", yaml.safe_dump(manifest["recipe"], sort_keys=False).rstrip(), "```", ""]  # fmt: skip
     return "\n".join(lines)
 
@@ -147,7 +187,7 @@ def _save(figure: Any, path: Path) -> None:
 
 
 def render_plots(out: Path, facts: dict[str, Any]) -> list[str]:
-    """PNG plots under OUT/card/; returns their paths relative to OUT."""
+    """PNG plots under `out`/card/ (OUT, or an export folder); returns their paths relative to `out`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -192,10 +232,18 @@ def _niah_grid(axes: Any, grid: list[tuple[Any, ...]]) -> None:
     axes.figure.colorbar(image, ax=axes)
 
 
-def write_card(out: Path, manifest: dict[str, Any]) -> Path:
-    """Write OUT/README.md and its plots from the committed shards and the manifest."""
+def write_card(
+    out: Path,
+    manifest: dict[str, Any],
+    dest: Path | None = None,
+    configs: list[dict[str, Any]] | None = None,
+    loading: list[str] | None = None,
+) -> Path:
+    """Write README.md and its plots from OUT's committed shards and manifest, into OUT
+    itself or into `dest` (an export, with the configs of its own files)."""
+    dest = out if dest is None else dest
     facts = card_facts(out)
-    plots = render_plots(out, facts)
-    path = out / "README.md"
-    write_atomic(path, card_markdown(out, manifest, facts, plots).encode())
+    plots = render_plots(dest, facts)
+    path = dest / "README.md"
+    write_atomic(path, card_markdown(out, manifest, facts, plots, configs, loading).encode())
     return path

@@ -14,6 +14,7 @@ from typing import Any
 
 from longvid_pipeline.config import ConfigError, add_overrides_argument
 from longvid_pipeline.errors import DiskFullError, RunFailed
+from longvid_pipeline.export import EXPORT_FORMATS
 from longvid_pipeline.recipe import DEFAULT_RECIPE, Recipe, load_recipe, recipe_notices
 from longvid_pipeline.sources.files import SOURCE_KINDS, SourceError, check_source
 
@@ -60,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         "--crf", type=int, default=18, help="x264 CRF (lower: closer to the frames)"
     )
     render.add_argument("--preset", default="veryfast", help="x264 preset")
+
+    export = verbs.add_parser("export", help="write a built dataset in another tool's format")
+    export.add_argument("out", help="output folder of a run")
+    export.add_argument("dest", help="folder to write the export into")
+    export.add_argument("--format", required=True, choices=sorted(EXPORT_FORMATS))
+    add_overrides_argument(export, "media=none", "a format option")
     return parser
 
 
@@ -201,12 +208,27 @@ def _cmd_render_niah(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from longvid_pipeline.export import exporter
+
+    chosen = exporter(args.format, args.overrides)
+    summary = chosen.export(Path(args.out), Path(args.dest))
+    for path, count in summary["files"].items():
+        print(f"{count:>8}  {path}")
+    for path in summary.get("data_lists", []):
+        print(f"data list: {path}")
+    if "card" in summary:
+        print(f"card: {summary['card']} ({summary['media']} media files)")
+    return 0
+
+
 COMMANDS = {
     "run": _cmd_run,
     "query": _cmd_query,
     "stats": _cmd_stats,
     "inspect": _cmd_inspect,
     "render-niah": _cmd_render_niah,
+    "export": _cmd_export,
 }
 
 
