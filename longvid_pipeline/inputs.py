@@ -96,6 +96,7 @@ def _demo_items(source: SourceConfig, out: Path) -> Iterator[list[WorkItem]]:
                     "url": f"{base_url}{video.video_path.name}",
                     "annotations_url": f"{base_url}{video.sidecar_path.name}",
                     "title": video.name,
+                    "license": "cc0",  # rendered here from nothing but code
                 },
                 source_kind="demo",
             )

@@ -1,4 +1,5 @@
--- One row per fetched and normalized video. Contract version 2 (2: timeline, summary, summary_model).
+-- One row per fetched and normalized video. Contract version 3 (2: timeline, summary, summary_model;
+-- 3: license as a short id, license_text, page_url).
 CREATE TABLE videos (
     video_id VARCHAR NOT NULL,
     input_id VARCHAR NOT NULL,
@@ -16,7 +17,9 @@ CREATE TABLE videos (
     sha256 VARCHAR NOT NULL,
     normalized_by VARCHAR NOT NULL,
     license VARCHAR,
+    license_text VARCHAR,
     uploader VARCHAR,
+    page_url VARCHAR,
     has_subtitles BOOLEAN NOT NULL,
     has_chapters BOOLEAN NOT NULL,
     has_annotations BOOLEAN NOT NULL,
@@ -45,8 +48,10 @@ COMMENT ON COLUMN videos.audio_codec IS 'codec of the normalized audio stream, n
 COMMENT ON COLUMN videos.bytes IS 'size of the normalized file in bytes';
 COMMENT ON COLUMN videos.sha256 IS 'sha256 of the normalized file';
 COMMENT ON COLUMN videos.normalized_by IS 'copy (stream copy, input already conformed) | reencode';
-COMMENT ON COLUMN videos.license IS 'license from the site info JSON or the manifest, when known';
-COMMENT ON COLUMN videos.uploader IS 'uploader or channel from the site info JSON, when known';
+COMMENT ON COLUMN videos.license IS 'licence as a short id (cc-by, cc-by-sa, cc-by-nc, cc0, public-domain, unknown, or a slug of other text; fetching/licences.py) from the manifest''s license/licence column, else the site info JSON';
+COMMENT ON COLUMN videos.license_text IS 'the licence as the manifest or the site wrote it (e.g. Creative Commons Attribution license (reuse allowed)), null when neither said';
+COMMENT ON COLUMN videos.uploader IS 'uploader or channel: the manifest''s uploader column, else the site info JSON (uploader, channel), when known';
+COMMENT ON COLUMN videos.page_url IS 'page to credit and check the licence on: the manifest''s page_url column, else the site''s webpage_url (for a direct link, the link itself); null for folder files';
 COMMENT ON COLUMN videos.has_subtitles IS 'subtitles or automatic captions were kept next to the media';
 COMMENT ON COLUMN videos.has_chapters IS 'chapters were present in the site info JSON';
 COMMENT ON COLUMN videos.has_annotations IS 'a ground-truth sidecar (demo world or folder JSON) was kept';

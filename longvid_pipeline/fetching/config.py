@@ -36,6 +36,11 @@ class FetchConfig:
     allow_private: bool = param(
         False, "allow URLs that resolve to private (RFC 1918 etc.) addresses"
     )
+    allowed_licences: list[str] = param(
+        [],
+        "keep only these licences (cc-by, cc-by-sa, cc0, public-domain, unknown, ...: ids as"
+        " in videos.license); the rest are rejects licence_not_allowed; empty: keep all",
+    )
     keep_subtitles: bool = param(True, "download subtitles / automatic captions when offered")
     subtitle_langs: list[str] = param(["en"], "subtitle languages, in order of preference")
     video_crf: int = param(23, "x264 CRF when re-encoding", min=0, max=51)

@@ -220,11 +220,13 @@ def download_once(
     ffmpeg: str,
     resolver: PinnedResolver,
     claim: Callable[[str], None],
+    vet: Callable[[dict[str, Any]], None] | None = None,
 ) -> Fetched:
     """One yt-dlp attempt into `tmp`; raises Reject / TransientReject on failure.
 
-    Extraction and download are two steps so that a site video (extractor:id known
-    before any media byte) is claimed first: a duplicate is never downloaded. Direct
+    Extraction and download are two steps so that a video is vetted (`vet` sees the
+    site's metadata: its licence) and a site video (extractor:id known before any media
+    byte) is claimed first: a refused or duplicate video is never downloaded. Direct
     links are claimed by content hash after the download."""
     log = _YdlLog()
     max_bytes = int(settings.max_filesize_mb * 1024 * 1024)
@@ -233,6 +235,8 @@ def download_once(
         with GuardedYoutubeDL(ydl_params(tmp, settings, ffmpeg, log, match), resolver) as ydl:
             extracted = ydl.extract_info(url, download=False, process=False) or {}
             is_video = extracted.get("_type", "video") == "video"
+            if is_video and vet is not None:
+                vet(extracted)
             canonical = canonical_source(extracted) if is_video else None
             if canonical:
                 claim(canonical)

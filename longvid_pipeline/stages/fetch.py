@@ -32,6 +32,12 @@ from longvid_pipeline.fetching.download import (
     with_retries,
 )
 from longvid_pipeline.fetching.inspect import inspect_media, sha256_file
+from longvid_pipeline.fetching.licences import (
+    allowed_ids,
+    check_licence,
+    declared_licence,
+    licence_id,
+)
 from longvid_pipeline.fetching.normalize import normalize
 from longvid_pipeline.fetching.pinning import PinnedResolver
 from longvid_pipeline.fetching.safety import UnsafeURL, safe_child
@@ -48,6 +54,20 @@ def _text_or_none(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
+def attribution(source: dict[str, Any], info: dict[str, Any]) -> dict[str, str | None]:
+    """Licence (as an id and as written), uploader and page of a video: the manifest's
+    columns first (the user's word), then the site's metadata."""
+    text = declared_licence(source) or _text_or_none(info.get("license"))
+    return {
+        "license": licence_id(text),
+        "license_text": text,
+        "uploader": _text_or_none(
+            source.get("uploader") or info.get("uploader") or info.get("channel")
+        ),
+        "page_url": _text_or_none(source.get("page_url") or info.get("webpage_url")),
+    }
+
+
 class FetchStage(Stage):
     """Download or pick up one input, check it, and write its normalized media under OUT."""
 
@@ -60,6 +80,7 @@ class FetchStage(Stage):
         self.ffmpeg = ffmpeg_binary()
         self.slots = HostSlots(self.context.out / ".locks", self.config.per_host_concurrency)
         self.claims = VideoClaims(self.context.out / CLAIMS_DIR)
+        self.allowed_licences = allowed_ids(self.config.allowed_licences)
 
     def process(self, item: WorkItem) -> WorkItem:
         tmp = safe_child(self.context.out / ".tmp", item.input_id)
@@ -75,6 +96,14 @@ class FetchStage(Stage):
         if not isinstance(url, str) or not url.strip():
             raise Reject("malformed_url", f"no url in the input row: {url!r}")
 
+        declared = declared_licence(item.source)
+        if declared is not None or item.source_kind == "folder":  # known before any request
+            check_licence(declared, self.allowed_licences, "the input row")
+
+        def vet(site_info: dict[str, Any]) -> None:  # the site's metadata, before any media byte
+            if declared is None:
+                check_licence(site_info.get("license"), self.allowed_licences, "the site")
+
         def claim(canonical: str) -> None:
             self._claim(item, video_id_for(canonical))
 
@@ -84,7 +113,8 @@ class FetchStage(Stage):
         if item.source_kind == "folder":
             fetched = self._local(url)
         else:
-            fetched = self._remote(url, tmp, claim, resolver)
+            fetched = self._remote(url, tmp, claim, resolver, vet)
+            vet(fetched.info)  # a page that resolved to its video only while downloading
         info, scan = inspect_media(fetched.path, self.config)
         video_id = video_id_for(fetched.canonical or "sha256:" + sha256_file(fetched.path))
         self._claim(item, video_id)
@@ -132,7 +162,12 @@ class FetchStage(Stage):
             item.claimed.append(video_id)
 
     def _remote(
-        self, url: str, tmp: Path, claim: Callable[[str], None], resolver: PinnedResolver
+        self,
+        url: str,
+        tmp: Path,
+        claim: Callable[[str], None],
+        resolver: PinnedResolver,
+        vet: Callable[[dict[str, Any]], None],
     ) -> Fetched:
         try:  # an unsafe URL rejects the input before any slot is taken
             resolver.check_url(url)
@@ -144,7 +179,7 @@ class FetchStage(Stage):
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
             with self.slots.hold(host):
-                return download_once(url, tmp, self.config, self.ffmpeg, resolver, claim)
+                return download_once(url, tmp, self.config, self.ffmpeg, resolver, claim, vet)
 
         return with_retries(attempt, self.config.retries, self.config.backoff_s)
 
@@ -171,8 +206,7 @@ class FetchStage(Stage):
             "bytes": int(media.stat().st_size),
             "sha256": sha256_file(media),
             "normalized_by": normalized_by,
-            "license": _text_or_none(source.get("license") or info.get("license")),
-            "uploader": _text_or_none(info.get("uploader") or info.get("channel")),
+            **attribution(source, info),
             "has_subtitles": bool(item.subtitles),
             "has_chapters": bool(item.chapters),
             "has_annotations": item.annotations is not None,
