@@ -95,7 +95,7 @@ class _Sink:
         """The card's configs: each config's splits in Hub order, as globs over its files."""
         names = sorted({config for config, _ in self.rows})
         order = {name: index for index, name in enumerate(SPLIT_ORDER)}
-        configs = []
+        configs: list[dict[str, Any]] = []
         for name in names:
             splits = sorted({s for c, s in self.rows if c == name}, key=lambda s: order.get(s, 9))
             files = [{"split": s, "path": f"data/{name}/{s}-*.parquet"} for s in splits]

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.network import refuse_beyond_loopback
 from support.shards import make_video
 from yt_dlp.extractor.common import InfoExtractor
 
 from longvid_pipeline.demo.server import serve_folder
-from longvid_pipeline.fetching.download import GuardedYoutubeDL
+from longvid_pipeline.fetching.guarded_ydl import GuardedYoutubeDL
 from longvid_pipeline.fetching.licences import licence_id
 from longvid_pipeline.ids import input_id_for
 from longvid_pipeline.item import WorkItem
@@ -78,12 +79,13 @@ class _LoopSiteIE(InfoExtractor):
 @pytest.fixture()
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Base URL of a loopback server with good.mp4, its pages known to yt-dlp as a site."""
+    refuse_beyond_loopback(monkeypatch)
     served = tmp_path / "served"
     make_video(served / "good.mp4", seconds=2.0)
     original = GuardedYoutubeDL.__init__
 
-    def with_site(self: GuardedYoutubeDL, params: dict[str, Any], guard: Any) -> None:
-        original(self, params, guard)
+    def with_site(self: GuardedYoutubeDL, params: dict[str, Any], resolver: Any) -> None:
+        original(self, params, resolver)
         self.add_info_extractor(_LoopSiteIE())
         self._ies = {"_LoopSite": self._ies.pop("_LoopSite"), **self._ies}  # before generic
 
