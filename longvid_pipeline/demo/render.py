@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from longvid_pipeline.media.ffmpeg import ffmpeg_binary
+from longvid_pipeline.media.ffmpeg import encode_demo_video, open_ffmpeg
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "diamond")
 OBJECT_COLORS: dict[str, tuple[int, int, int]] = {
@@ -215,32 +214,24 @@ def _frames(sidecar: dict[str, Any]) -> Iterator[memoryview]:
             yield canvas.buffer.data
 
 
-def _ffmpeg_command(sidecar: dict[str, Any], output: Path) -> list[str]:
+def _encode_graph(sidecar: dict[str, Any], output: Path) -> Any:
     """rawvideo on stdin + a quiet sine tone → H.264 (keyframe every ≤2 s and at cuts) + AAC."""
-    fps, duration = sidecar["fps"], sidecar["duration_s"]
+    fps = sidecar["fps"]
     # Slightly before each cut so float rounding can never push the keyframe one frame late.
-    forced = ",".join(f"{max(cut - 0.25 / fps, 0):.6f}" for cut in sidecar["cuts_s"]) or "0"
-    tone = 220 + 40 * (sidecar["seed"] % 8)
-    return [
-        ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{sidecar['width']}x{sidecar['height']}",
-        "-framerate", str(fps), "-i", "pipe:0",
-        "-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate=22050:duration={duration:.6f}",
-        "-map", "0:v", "-map", "1:a",
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-        "-g", str(2 * fps), "-force_key_frames", forced,
-        "-colorspace", "smpte170m", "-color_primaries", "smpte170m", "-color_trc", "smpte170m",
-        "-color_range", "tv",
-        "-c:a", "aac", "-b:a", "48k", "-ac", "1", "-af", "volume=0.3",
-        "-shortest", "-movflags", "+faststart", "-f", "mp4", str(output),
-    ]  # fmt: skip
+    return encode_demo_video(
+        output,
+        width=sidecar["width"],
+        height=sidecar["height"],
+        fps=fps,
+        duration_s=sidecar["duration_s"],
+        tone_hz=220 + 40 * (sidecar["seed"] % 8),
+        keyframes_s=[max(cut - 0.25 / fps, 0) for cut in sidecar["cuts_s"]],
+    )
 
 
 def encode_video(sidecar: dict[str, Any], output: Path) -> None:
     """Pipe every frame into ffmpeg; raise RuntimeError with ffmpeg's stderr on failure."""
-    with subprocess.Popen(
-        _ffmpeg_command(sidecar, output), stdin=subprocess.PIPE, stderr=subprocess.PIPE
-    ) as process:
+    with open_ffmpeg(_encode_graph(sidecar, output)) as process:
         stdin, stderr_pipe = process.stdin, process.stderr
         if stdin is None or stderr_pipe is None:
             raise RuntimeError("ffmpeg pipes were not opened")

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import av
 
 from longvid_pipeline.files import atomic_path
-from longvid_pipeline.media.ffmpeg import run_ffmpeg
+from longvid_pipeline.media.ffmpeg import normalize_copy, normalize_reencode, run_ffmpeg
 from longvid_pipeline.media.probe import MediaInfo
 
 # Audio codecs the MP4 muxer takes as they are; others are re-encoded to AAC.
@@ -159,30 +159,16 @@ def needs_reencode(
     return None
 
 
-def copy_args(src: Path, dst: Path) -> list[str]:
-    """ffmpeg arguments of a stream copy into MP4 (first video, first audio if any)."""
-    return [
-        "-i", str(src), "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy",
-        "-movflags", "+faststart", "-f", "mp4", str(dst),
-    ]  # fmt: skip
-
-
-def reencode_args(src: Path, dst: Path, config: NormalizeSettings) -> list[str]:
-    """ffmpeg arguments of the re-encode: H.264 yuv420p, capped even height, fixed keyframes.
-
-    ffmpeg's default autorotate applies any rotation before scaling, so `ih` is the
-    displayed height and the output carries no rotation.
-    """
-    height = f"trunc(min(ih\\,{config.max_height})/2)*2"
-    keyframes = f"expr:gte(t,n_forced*{config.keyframe_interval_s})"
-    return [
-        "-i", str(src), "-map", "0:v:0", "-map", "0:a:0?",
-        "-vf", f"scale=-2:{height},format=yuv420p",
-        "-c:v", "libx264", "-preset", config.video_preset, "-crf", str(config.video_crf),
-        "-force_key_frames", keyframes,
-        "-c:a", "aac", "-b:a", "128k",
-        "-movflags", "+faststart", "-f", "mp4", str(dst),
-    ]  # fmt: skip
+def reencode(src: Path, dst: Path, config: NormalizeSettings) -> Any:
+    """The re-encode graph with the recipe's height cap, keyframe interval, preset and CRF."""
+    return normalize_reencode(
+        src,
+        dst,
+        max_height=config.max_height,
+        keyframe_interval_s=config.keyframe_interval_s,
+        preset=config.video_preset,
+        crf=config.video_crf,
+    )
 
 
 def normalize(
@@ -202,6 +188,6 @@ def normalize(
     reason = needs_reencode(src, info, config, scan)
     with atomic_path(dst, suffix=".mp4") as partial:
         run_ffmpeg(
-            copy_args(src, partial) if reason is None else reencode_args(src, partial, config)
+            normalize_copy(src, partial) if reason is None else reencode(src, partial, config)
         )
     return "copy" if reason is None else "reencode"

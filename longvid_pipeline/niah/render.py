@@ -9,7 +9,6 @@ sample's size. Frames go one at a time into ffmpeg's stdin (rgb24, libx264), so 
 from __future__ import annotations
 
 import io
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from longvid_pipeline.files import atomic_path
-from longvid_pipeline.media.ffmpeg import ffmpeg_binary
+from longvid_pipeline.media.ffmpeg import encode_rgb_frames, open_ffmpeg
 from longvid_pipeline.media.frames import iter_frames_at
 
 Row = dict[str, Any]
@@ -81,16 +80,13 @@ def render_sample(
     """
     started = time.perf_counter()
     width, height = row["width"], row["height"]
-    command = [
-        ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(row["fps"]),
-        "-i", "-",
-        "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
-    ]  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     frames = 0
     with atomic_path(path, suffix=".mp4") as temp, tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen([*command, str(temp)], stdin=subprocess.PIPE, stderr=errors)
+        graph = encode_rgb_frames(
+            temp, width=width, height=height, fps=row["fps"], crf=crf, preset=preset
+        )
+        process = open_ffmpeg(graph, stderr=errors)
         assert process.stdin is not None
         try:
             for frame in iter_sample_frames(row, haystack_root):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from longvid_pipeline.files import atomic_path
-from longvid_pipeline.media.ffmpeg import run_ffmpeg
+from longvid_pipeline.media.ffmpeg import cut_clip, run_ffmpeg
 from longvid_pipeline.segmenting.assembly import ClipSpan
 
 
@@ -34,14 +34,9 @@ def cut_clip_file(
     after an accurate seek. Either way the end is cut by duration on frame starts.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    codec = ["-c", "copy"] if copy else [
-        "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p", "-c:a", "aac",
-    ]  # fmt: skip
-    args = [
-        "-ss", f"{span.start_s:.6f}", "-i", str(source), "-t", f"{span.duration_s:.6f}",
-        "-map", "0:v:0", "-map", "0:a:0?", *codec, "-avoid_negative_ts", "make_zero",
-        "-movflags", "+faststart",
-    ]  # fmt: skip
     with atomic_path(target, suffix=".mp4") as partial:
-        run_ffmpeg([*args, str(partial)])
+        run_ffmpeg(
+            cut_clip(source, partial, start_s=span.start_s, duration_s=span.duration_s,
+                     copy=copy, crf=crf, preset=preset)
+        )  # fmt: skip
     return "copy" if copy else "reencode"
