@@ -21,6 +21,13 @@ class FetchConfig:
 
     max_duration_s: float = param(3600.0, "reject videos longer than this (seconds)", min=1.0)
     max_filesize_mb: float = param(2048.0, "reject downloads larger than this (MiB)", min=0.001)
+    min_duration_s: float = param(1.0, "reject videos shorter than this (seconds)", min=0.0)
+    min_frames: int = param(
+        4, "reject videos with fewer frames (one HiCo clip is 4 frames; 1 is a still)", min=1
+    )
+    min_side: int = param(
+        32, "reject videos whose normalized width or height would be below this (pixels)", min=2
+    )
     max_height: int = param(720, "normalized video height cap (pixels)", min=16)
     keyframe_interval_s: float = param(
         2.0, "max seconds between keyframes after normalizing", min=0.1

@@ -28,6 +28,7 @@ from longvid_pipeline.stage import Reject
 T = TypeVar("T")
 RETRIABLE_HTTP = frozenset({408, 429})
 GENERIC_EXTRACTORS = frozenset({"generic", "html5mediaembed"})
+EMPTY_BODY = "did not get any data blocks"  # yt-dlp's HTTP downloader on a zero-byte body
 
 
 @dataclass
@@ -68,6 +69,8 @@ def classify_download_error(exc: BaseException) -> Reject:
             return TransientReject("timeout", detail)
     if "unsupported url" in detail.lower():
         return Reject("not_a_video", detail)
+    if EMPTY_BODY in detail.lower():  # a 200 with no bytes: the server has nothing to give
+        return Reject("empty_download", detail)
     if isinstance(exc, (yt_dlp.utils.DownloadError, urllib.error.URLError, OSError)):
         return TransientReject("download_error", detail)
     return Reject("download_error", detail)
@@ -246,6 +249,8 @@ def download_once(
     if match.rejection:
         raise match.rejection
     path = _downloaded_media(info, tmp)
+    if path is not None and path.stat().st_size == 0:
+        raise Reject("empty_download", f"{url} answered with an empty body")
     if path is None:
         if any("larger than max-filesize" in line for line in log.lines):
             raise Reject("too_large", f"download larger than {settings.max_filesize_mb} MiB")

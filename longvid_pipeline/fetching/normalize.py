@@ -7,7 +7,9 @@ MP4 no taller than `max_height` with a keyframe at least every `keyframe_interva
 
 `scan_packets` demuxes every packet without decoding: one cheap pass gives both the
 keyframe gaps (for `needs_reencode`) and where the data really ends (for truncation).
-`check_decodable` decodes only the last second, where a truncated or damaged file fails.
+`check_decodable` decodes only the last second (or the last frame, when frames are further
+apart), where a truncated or damaged file fails. Streams that are attached pictures (cover
+art) are never the video: the graphs map `V:0` and `main_video_stream` skips them.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ import av
 
 from longvid_pipeline.files import atomic_path
 from longvid_pipeline.media.ffmpeg import normalize_copy, normalize_reencode, run_ffmpeg
-from longvid_pipeline.media.probe import MediaInfo
+from longvid_pipeline.media.probe import MediaInfo, main_video_stream
 
 # Audio codecs the MP4 muxer takes as they are; others are re-encoded to AAC.
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"})
 # Packets may end this much before the container duration without the file being truncated.
 TRUNCATION_SLACK_S = 1.0
 TRUNCATION_SLACK_FRACTION = 0.05
+# The end of a file decoded to prove it whole (widened to the last frame's start).
+TAIL_S = 1.0
 
 
 class NormalizeSettings(Protocol):
@@ -51,13 +55,16 @@ class PacketScan:
     end_s: float
     max_keyframe_gap_s: float
     pix_fmt: str | None
+    last_frame_s: float = 0.0  # presentation time of the last frame (the latest packet start)
 
 
 def scan_packets(path: str | Path) -> PacketScan:
     """Demux every video packet once; raises MediaDamaged when demuxing fails."""
     try:
         with av.open(str(path)) as container:
-            stream = container.streams.video[0]
+            stream = main_video_stream(container)
+            if stream is None:
+                raise MediaDamaged("no video stream")
             pix_fmt = stream.codec_context.format.name if stream.codec_context.format else None
             return _scan(container, stream, pix_fmt)
     except av.error.FFmpegError as exc:
@@ -68,7 +75,7 @@ def _scan(
     container: av.container.InputContainer, stream: av.video.stream.VideoStream, pix_fmt: str | None
 ) -> PacketScan:
     packets = keyframes = 0
-    end_s = 0.0
+    end_s = last_frame_s = 0.0
     last_key_s: float | None = None
     max_gap = 0.0
     for packet in container.demux(stream):
@@ -76,6 +83,7 @@ def _scan(
             continue
         packets += 1
         start_s = float(packet.pts * packet.time_base)
+        last_frame_s = max(last_frame_s, start_s)
         end_s = max(end_s, start_s + float((packet.duration or 0) * packet.time_base))
         if packet.is_keyframe:
             keyframes += 1
@@ -84,7 +92,7 @@ def _scan(
             last_key_s = start_s
     if last_key_s is not None:
         max_gap = max(max_gap, end_s - last_key_s)
-    return PacketScan(packets, keyframes, end_s, max_gap, pix_fmt)
+    return PacketScan(packets, keyframes, end_s, max_gap, pix_fmt, last_frame_s)
 
 
 def check_complete(scan: PacketScan, info: MediaInfo) -> None:
@@ -106,20 +114,26 @@ class TailDecode:
     rotation: int
 
 
-def check_decodable(path: str | Path, end_s: float, tail_s: float = 1.0) -> TailDecode:
-    """Decode the last `tail_s` seconds before `end_s`, where truncation and damage show.
+def check_decodable(path: str | Path, scan: PacketScan, tail_s: float = TAIL_S) -> TailDecode:
+    """Decode the end of the file, where truncation and damage show.
 
-    The decoded frames also carry the display rotation, which PyAV exposes on frames
-    (from the container's display matrix) but not on the stream, so `probe` can miss it.
+    The window is the last `tail_s` seconds, widened to reach the last frame's start:
+    a video with a frame every 2 s (a slideshow, a timelapse) has no frame starting in
+    its last second, and is whole all the same. The decoded frames also carry the
+    display rotation, which PyAV exposes on frames (from the container's display
+    matrix) but not on the stream, so `probe` can miss it.
 
     Raises:
-        MediaDamaged: a decode error, or no frame at all in that last second.
+        MediaDamaged: a decode error, or no frame at all in that window.
     """
-    target_s = max(0.0, end_s - tail_s)
+    target_s = max(0.0, min(scan.end_s - tail_s, scan.last_frame_s))
+    window = f"the last {scan.end_s - target_s:.2f}s before {scan.end_s:.2f}s"
     frames, rotation = 0, 0
     try:
         with av.open(str(path)) as container:
-            stream = container.streams.video[0]
+            stream = main_video_stream(container)
+            if stream is None:
+                raise MediaDamaged("no video stream")
             stream.thread_type = "AUTO"
             container.seek(int(target_s / stream.time_base), stream=stream, backward=True)
             for frame in container.decode(stream):
@@ -127,10 +141,26 @@ def check_decodable(path: str | Path, end_s: float, tail_s: float = 1.0) -> Tail
                     frames += 1
                     rotation = int(getattr(frame, "rotation", 0) or 0) % 360
     except av.error.FFmpegError as exc:
-        raise MediaDamaged(f"decode of the last {tail_s:.0f}s failed: {exc}") from exc
+        raise MediaDamaged(f"decode of {window} failed: {exc}") from exc
     if frames == 0:
-        raise MediaDamaged(f"no frame decodes in the last {tail_s:.0f}s before {end_s:.2f}s")
+        raise MediaDamaged(f"no frame decodes in {window}")
     return TailDecode(frames, rotation)
+
+
+def normalized_size(info: MediaInfo, max_height: int) -> tuple[int, int]:
+    """(width, height) the normalized file will have: upright, even, height capped.
+
+    The same arithmetic as `normalize_reencode`'s scale filter (`-2` keeps the aspect and
+    rounds the width to an even number), so a size check can run before encoding.
+    """
+    width, height = info.width, info.height
+    if info.rotation in (90, 270):
+        width, height = height, width
+    if width <= 0 or height <= 0:
+        return max(width, 0), max(height, 0)
+    out_height = min(height, max_height) // 2 * 2
+    out_width = max(2, int(round(width * out_height / height / 2)) * 2) if out_height else 0
+    return out_width, out_height
 
 
 def needs_reencode(

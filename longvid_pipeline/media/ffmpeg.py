@@ -60,9 +60,11 @@ def open_ffmpeg(graph: Graph, stderr: Any = subprocess.PIPE) -> subprocess.Popen
 
 
 def _first_video_and_audio(src: str | Path, **input_options: Any) -> tuple[Any, Any]:
-    """The first video stream and, when there is one, the first audio stream of `src`."""
+    """The first video stream and, when there is one, the first audio stream of `src`.
+
+    `V` (not `v`) skips attached pictures: cover art is never the video."""
     source = ffmpeg.input(str(src), **input_options)
-    return source["v:0"], source["a:0?"]
+    return source["V:0"], source["a:0?"]
 
 
 def normalize_copy(src: str | Path, dst: str | Path) -> Graph:

@@ -10,6 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.stream import Disposition
 
 
 class ProbeError(Exception):
@@ -64,6 +65,29 @@ def _rotation(container: av.container.InputContainer, stream: av.video.stream.Vi
     return 0
 
 
+def main_video_stream(
+    container: av.container.InputContainer,
+) -> av.video.stream.VideoStream | None:
+    """The first video stream that is motion video, or None.
+
+    An attached picture (an mp3's or m4a's cover art, a thumbnail in MKV) is a video
+    stream in the container's eyes but one still image: it never makes a file a video.
+    """
+    for stream in container.streams.video:
+        if not stream.disposition & (Disposition.attached_pic | Disposition.timed_thumbnails):
+            return stream
+    return None
+
+
+def _no_video_detail(container: av.container.InputContainer) -> str:
+    kinds = [
+        "attached picture" if s.type == "video" and s.disposition & Disposition.attached_pic
+        else s.type
+        for s in container.streams
+    ]  # fmt: skip
+    return f"streams: {kinds}"
+
+
 def probe(path: str | Path) -> MediaInfo:
     """Probe `path` with PyAV; raise ProbeError('not_a_video' | 'no_video_stream', ...)."""
     try:
@@ -71,9 +95,9 @@ def probe(path: str | Path) -> MediaInfo:
     except (av.error.FFmpegError, OSError) as exc:
         raise ProbeError("not_a_video", f"{type(exc).__name__}: {exc}") from exc
     with container:
-        if not container.streams.video:
-            raise ProbeError("no_video_stream", f"streams: {[s.type for s in container.streams]}")
-        video = container.streams.video[0]
+        video = main_video_stream(container)
+        if video is None:
+            raise ProbeError("no_video_stream", _no_video_detail(container))
         audio = container.streams.audio[0] if container.streams.audio else None
         rate = video.average_rate or video.guessed_rate or video.base_rate or Fraction(0)
         codec = video.codec_context
