@@ -251,6 +251,9 @@ def check_type(value: Any, tp: Any, key: str) -> tuple[Any, list[ConfigProblem]]
         options = get_args(tp)
         if value is None and type(None) in options:
             return None, []
+        real = [option for option in options if option is not type(None)]
+        if len(real) == 1:  # `float | None`: the float's own message (e.g. finite) is clearer
+            return check_type(value, real[0], key)
         for option in options:
             if option is type(None):
                 continue

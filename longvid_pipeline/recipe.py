@@ -128,6 +128,11 @@ def _build_stage(name: str, raw: Any) -> tuple[StageSpec | None, list[ConfigProb
 
 
 def _check_order(names: list[str], source_kind: str) -> list[ConfigProblem]:
+    if not names:
+        first = "niah" if source_kind == "output" else "fetch"
+        return [
+            ConfigProblem("stages", f"the recipe has no stages: list them in order, from {first}")
+        ]
     errors = _check_entry(names, source_kind)
     for position, name in enumerate(names):
         needed = REQUIRES.get(name)
@@ -170,6 +175,8 @@ def validate_recipe(raw: Any, source: str) -> Recipe:
     """Validate a parsed recipe mapping; raise ConfigError listing every problem."""
     if not isinstance(raw, dict):
         raise ConfigError(source, [ConfigProblem("<root>", "a recipe must be a YAML mapping")])
+    if raw.get("stages", {}) is None:  # `stages:` with nothing under it: no stages
+        raw = {**raw, "stages": {}}
     top, errors = build_root(RecipeFile, raw)
     stages_value = raw.get("stages")
     stages_raw: dict[Any, Any] = stages_value if isinstance(stages_value, dict) else {}
