@@ -351,7 +351,7 @@ def build_section(
     try:
         return cls(**values), errors
     except (TypeError, ValueError) as exc:
-        return None, [*errors, ConfigProblem(prefix, str(exc))]
+        return None, [*errors, _section_problem(prefix, str(exc), known)]
 
 
 def build_root(
@@ -366,3 +366,11 @@ def build_root(
     if config is not None and not problems and checks is not None:
         problems = checks(config)
     return config, problems
+
+
+def _section_problem(prefix: str, message: str, fields: typing.Iterable[str]) -> ConfigProblem:
+    """A section check's message; `field: ...` names its key (`stages.qa.tasks`)."""
+    name, sep, rest = message.partition(": ")
+    if sep and name in fields:
+        return ConfigProblem(f"{prefix}.{name}", rest)
+    return ConfigProblem(prefix, message)
