@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -231,16 +231,22 @@ def _encode_graph(sidecar: dict[str, Any], output: Path) -> Any:
 
 def encode_video(sidecar: dict[str, Any], output: Path) -> None:
     """Pipe every frame into ffmpeg; raise RuntimeError with ffmpeg's stderr on failure."""
-    with open_ffmpeg(_encode_graph(sidecar, output)) as process:
+    pipe_frames(_encode_graph(sidecar, output), _frames(sidecar), output.name)
+
+
+def pipe_frames(graph: Any, frames: Iterable[bytes | memoryview], name: str) -> None:
+    """Write raw frames into the ffmpeg `graph` reading stdin; RuntimeError with its
+    stderr on failure (the demo world and the hard footage both render this way)."""
+    with open_ffmpeg(graph) as process:
         stdin, stderr_pipe = process.stdin, process.stderr
         if stdin is None or stderr_pipe is None:
             raise RuntimeError("ffmpeg pipes were not opened")
         try:
-            for frame in _frames(sidecar):
+            for frame in frames:
                 stdin.write(frame)
             stdin.close()
         except BrokenPipeError:
             pass  # ffmpeg died; its stderr below says why
         stderr = stderr_pipe.read().decode(errors="replace")
     if process.returncode != 0:
-        raise RuntimeError(f"ffmpeg failed rendering {output.name}: {stderr.strip()[-2000:]}")
+        raise RuntimeError(f"ffmpeg failed rendering {name}: {stderr.strip()[-2000:]}")

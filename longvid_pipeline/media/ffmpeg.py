@@ -5,8 +5,8 @@ PATH, else from imageio-ffmpeg's bundled static binary.
 
 Each invocation is an ffmpeg-python graph (inputs, filters, one output) built by a function
 here, so the filter graphs read as code and live in one place: `normalize_copy` and
-`normalize_reencode` (fetch), `cut_clip` (clip files), `encode_rgb_frames` (NIAH samples)
-and `encode_demo_video` (the demo world). `ffmpeg_command` turns a graph into the command
+`normalize_reencode` (fetch), `cut_clip` (clip files), `encode_rgb_frames` (NIAH samples,
+hard footage) and `encode_demo_video` (the demo world). `ffmpeg_command` turns a graph into the command
 line (quiet global options first); `run_ffmpeg` and `open_ffmpeg` run it. Tests may still
 hand `run_ffmpeg` a plain argument list.
 
@@ -125,14 +125,25 @@ def cut_clip(
 
 
 def encode_rgb_frames(
-    dst: str | Path, *, width: int, height: int, fps: float, crf: int, preset: str
+    dst: str | Path,
+    *,
+    width: int,
+    height: int,
+    fps: float,
+    crf: int,
+    preset: str,
+    gop: int | None = None,
+    bframes: int | None = None,
 ) -> Graph:
-    """rgb24 frames on stdin -> H.264 yuv420p at `fps` (a NIAH sample as a video)."""
+    """rgb24 frames on stdin -> H.264 yuv420p at `fps` (a NIAH sample as a video; hard
+    footage for the detectors, with its GOP length and B-frames when given)."""
     frames = ffmpeg.input("pipe:0", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}",
                           r=str(fps))  # fmt: skip
+    structure = {"g": gop, "bf": bframes}
     return ffmpeg.output(
-        frames, str(dst), **{"c:v": "libx264"}, preset=preset, crf=crf, pix_fmt="yuv420p"
-    )
+        frames, str(dst), **{"c:v": "libx264"}, preset=preset, crf=crf, pix_fmt="yuv420p",
+        **{key: value for key, value in structure.items() if value is not None},
+    )  # fmt: skip
 
 
 def encode_demo_video(

@@ -24,13 +24,44 @@ X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
 
 @dataclass
 class ContentOptions:
-    """The `content` detector: frame differences against an adaptive threshold."""
+    """The `content` detector: frame differences against an adaptive threshold, with the
+    camera's motion undone and changes of light (flashes, strobes) filtered out."""
 
     min_score: float = param(8.0, "min mean |RGB difference| (0..255) of a cut frame", min=0.0)
     adaptive_ratio: float = param(
         3.0, "min ratio of a cut's score to its neighbours' mean", min=1.0
     )
     window: int = param(2, "neighbour frames each side for the adaptive ratio", min=1)
+    motion_shift: float = param(
+        0.1,
+        "largest camera motion per frame undone before differencing, as a fraction of the"
+        " frame width (0 = off)",
+        min=0.0,
+        max=0.25,
+    )
+    motion_floor: float = param(
+        0.3,
+        "a cut's score must also stand out against this share of its neighbours'"
+        " differences before motion was undone (fast motion is never undone perfectly)",
+        min=0.0,
+        max=1.0,
+    )
+    flash_frames: int = param(
+        6,
+        "a spike whose picture returns within this many frames is a flash, not a cut;"
+        " a change that relighting explains is none either (0 = off)",
+        min=0,
+    )
+    flash_match: float = param(
+        0.5,
+        "'returns' = a difference to the frame before the spike of at most this share of"
+        " the spike's own (for a strobe: of its colour-histogram change)",
+        min=0.0,
+        max=1.0,
+    )
+    flash_max_s: float = param(
+        2.5, "longest strobe (a run of spikes) that can end where it began (seconds)", min=0.0
+    )
     width: int = param(48, "width of the detector frames", min=8)
     height: int = param(27, "height of the detector frames", min=8)
     resize: str = param(

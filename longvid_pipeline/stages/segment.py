@@ -45,6 +45,11 @@ def _content(config: DetectorConfig, item: WorkItem, model: Any) -> ShotDetector
         adaptive_ratio=options.adaptive_ratio,
         window=options.window,
         min_shot_s=config.min_shot_s,
+        motion_shift=options.motion_shift,
+        motion_floor=options.motion_floor,
+        flash_frames=options.flash_frames,
+        flash_match=options.flash_match,
+        flash_max_s=options.flash_max_s,
     )
 
 
