@@ -55,6 +55,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/segment.py
+	$(BIN)/python benchmarks/segment_hard.py
 	$(BIN)/python benchmarks/compress.py
 
 clean:
