@@ -132,12 +132,13 @@ def check_decodable(path: str | Path, scan: PacketScan, tail_s: float = TAIL_S) 
     try:
         with av.open(str(path)) as container:
             stream = main_video_stream(container)
-            if stream is None:
-                raise MediaDamaged("no video stream")
+            if stream is None or stream.time_base is None:
+                raise MediaDamaged("no video stream with a time base")
+            time_base = stream.time_base
             stream.thread_type = "AUTO"
-            container.seek(int(target_s / stream.time_base), stream=stream, backward=True)
+            container.seek(int(target_s / time_base), stream=stream, backward=True)
             for frame in container.decode(stream):
-                if frame.pts is not None and float(frame.pts * stream.time_base) >= target_s - 1e-3:
+                if frame.pts is not None and float(frame.pts * time_base) >= target_s - 1e-3:
                     frames += 1
                     rotation = int(getattr(frame, "rotation", 0) or 0) % 360
     except av.error.FFmpegError as exc:
