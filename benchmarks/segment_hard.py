@@ -2,7 +2,7 @@
 
 Usage:
     PYTHONPATH=. .venv/bin/python benchmarks/segment_hard.py [--videos 4] [--seconds 60]
-        [--repeats 2] [--no-transnet] [--quick]
+        [--repeats 2] [--first-seed 1000] [--no-transnet] [--quick]
 
 The footage comes from `longvid_pipeline.demo.footage`: natural-looking scenes through a
 moving camera (tripod, hand-held with jerks, pans, fast pans with motion blur, zooms),
@@ -56,19 +56,19 @@ SHAPES = (
 )
 
 
-def specs(videos: int, seconds: float) -> list[FootageSpec]:
+def specs(videos: int, seconds: float, first_seed: int) -> list[FootageSpec]:
     return [
         FootageSpec(
             seconds=seconds,
             width=w,
             height=h,
             fps=fps,
-            seed=1000 + index,
+            seed=first_seed + index,
             gop=gop,
             crf=crf,
             noise=noise,
             bframes=bframes,
-        )  # fmt: skip
+        )
         for index, (w, h, fps, gop, crf, noise, bframes) in enumerate(
             SHAPES[i % len(SHAPES)] for i in range(videos)
         )
@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--first-seed", type=int, default=1000, help="seed of the first video")
     parser.add_argument("--no-transnet", action="store_true", help="skip TransNetV2 (slow on CPU)")
     parser.add_argument("--quick", action="store_true", help="2 videos of 20 s, no TransNetV2")
     args = parser.parse_args()
@@ -154,7 +155,7 @@ def main() -> None:
                 DetectorConfig(name="transnetv2", transnetv2=TransNetV2Options(device="cpu"))
             )
         tallies = {name: Tally() for name in stages}
-        for spec in specs(args.videos, args.seconds):
+        for spec in specs(args.videos, args.seconds, args.first_seed):
             footage = render_footage(spec, folder / f"hard{spec.seed}.mp4")
             line = f"{footage.path.name} {spec.width}x{spec.height}@{spec.fps} gop {spec.gop}:"
             for name, stage in stages.items():

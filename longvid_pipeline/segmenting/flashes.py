@@ -56,16 +56,24 @@ class FlashFilter:
         self.histograms: dict[int, np.ndarray] = {}  # frame -> colour histogram, near spikes
 
     def observe(
-        self, frames: np.ndarray, shifts: np.ndarray, sizes: np.ndarray, spikes: np.ndarray
+        self,
+        frames: np.ndarray,
+        shifts: np.ndarray,
+        sizes: np.ndarray,
+        spikes: np.ndarray,
+        light: np.ndarray,
     ) -> None:
         """Take the next chunk: frames, the camera shift each one made, each one's size as
-        `same_picture_diff` measures it, and which are spikes that may become cuts."""
+        `same_picture_diff` measures it, which are spikes that may become cuts or strobe
+        steps, and which of those relighting explains (no cut; a strobe's step maybe)."""
         context = frames if self._tail is None else np.concatenate([self._tail, frames])
         context_shifts = np.concatenate([self._tail_shifts, shifts])
         context_sizes = np.concatenate([self._tail_sizes, sizes])
         first = self._seen + len(frames) - len(context)
         spike_frames = [int(i) + self._seen for i in np.nonzero(spikes)[0]]
-        self._pending.extend(i for i in spike_frames if i > 1)
+        self._pending.extend(
+            int(i) + self._seen for i in np.nonzero(spikes & ~light)[0] if i + self._seen > 1
+        )
         self._seen += len(frames)
         self._keep_histograms(context, first, spike_frames)
         self._resolve(context, context_shifts, context_sizes, first, final=False)
@@ -111,7 +119,7 @@ class FlashFilter:
         if len(after) == 0:
             return None
         shifts = np.zeros((len(after), 2), dtype=np.int64)
-        if self.max_shift and np.abs(step).max() >= 0.5:  # a moving camera: where to look
+        if self.max_shift:  # even a slow pan adds up to pixels over a few frames
             self._follow(before, after, step, shifts)
         base = np.broadcast_to(before, after.shape)
         returned = np.nonzero(same_picture_diff(after, base, shifts) <= limit)[0]

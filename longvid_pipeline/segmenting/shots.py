@@ -150,8 +150,7 @@ class ContentDetector:
                 [self._previous if self._previous is not None else frames[:1], frames[:-1]]
             )
             sizes[index] = same_picture_diff(frames[index], earlier[index], shifts[index])
-            spikes &= sizes >= self.min_score
-            self.flashes.observe(frames, shifts, sizes, spikes)
+            self.flashes.observe(frames, shifts, sizes, spikes, sizes < self.min_score)
         self._previous = frames[-1:].copy()
         self._scores.append(scores.astype(np.float32))
         self._plain.append(plain.astype(np.float32))
