@@ -14,9 +14,10 @@ a hard cut on a known frame, and about a third join two looks at the same scene.
 For each video it runs the segment stage with the `content` detector twice, as it was
 (`plain`: detector.content motion_shift 0, motion_floor 0, flash_frames 0) and with the defaults, and
 with TransNetV2 on CPU for reference; it prints precision / recall / F1 of the cuts
-(+-0.5 s, one-to-one), what each false cut sat on, and the CPU cost of `content`
-against a full `ffmpeg -f null` decode of the same file (the ratio benchmarks/segment.py
-reports; interleaved runs, least CPU of --repeats kept). Figures are on generated
+(+-0.5 s, one-to-one), what each false cut sat on, and each detector's speed in
+video-s per CPU-s; for `content` also the ratio to a full `ffmpeg -f null` decode of the
+same file (as benchmarks/segment.py reports it; interleaved runs, least CPU of --repeats
+kept; TransNetV2 runs once). Figures are on generated
 footage: they say what the detector does with the effects above, not how it ranks on
 any real dataset.
 """
@@ -29,7 +30,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from segment import best_pair, ffmpeg_decode, segment_item, starts_of
+from segment import best_pair, cpu_of, ffmpeg_decode, segment_item, starts_of
 
 from longvid_pipeline.demo.footage import Footage, FootageSpec, render_footage
 from longvid_pipeline.segmenting.config import (
@@ -81,7 +82,7 @@ class Tally:
     def __init__(self) -> None:
         self.hits = self.false = self.missed = 0
         self.causes: Counter[str] = Counter()
-        self.cpu_s = self.limit_s = 0.0
+        self.cpu_s = self.limit_s = self.video_s = 0.0
 
     def add(self, footage: Footage, predicted: list[float]) -> tuple[float, float]:
         precision, recall, _ = cut_f1(predicted, footage.cuts_s, 0.5)
@@ -105,12 +106,25 @@ class Tally:
         if self.causes:
             text += "; false cuts on: " + ", ".join(f"{k} {n}" for k, n in self.causes.items())
         if self.cpu_s:
-            text += f"; ratio to full decode {self.limit_s / self.cpu_s:.2f}"
+            text += f"; {self.video_s / self.cpu_s:.1f} video-s per CPU-s"
+        if self.limit_s:
+            text += (
+                f" (full decode {self.video_s / self.limit_s:.1f}:"
+                f" ratio {self.limit_s / self.cpu_s:.2f})"
+            )
         return text
 
 
 def run_stage(stage: SegmentStage, footage: Footage) -> list[float]:
     return starts_of(stage.run_item(segment_item(footage.path)))
+
+
+def once(stage: SegmentStage, footage: Footage, tally: Tally) -> list[float]:
+    """Cuts of one stage run and its CPU seconds (TransNetV2 on CPU: too slow to repeat)."""
+    found: list[list[float]] = []
+    tally.cpu_s += cpu_of(lambda: found.append(run_stage(stage, footage)))
+    tally.video_s += footage.frames / footage.fps
+    return found[-1]
 
 
 def timed(stage: SegmentStage, footage: Footage, repeats: int, tally: Tally) -> list[float]:
@@ -123,6 +137,7 @@ def timed(stage: SegmentStage, footage: Footage, repeats: int, tally: Tally) -> 
     )
     tally.limit_s += limit
     tally.cpu_s += cost
+    tally.video_s += footage.frames / footage.fps
     return found[-1]
 
 
@@ -162,7 +177,7 @@ def main() -> None:
                 if name.startswith("content"):
                     cuts = timed(stage, footage, args.repeats, tallies[name])
                 else:
-                    cuts = run_stage(stage, footage)
+                    cuts = once(stage, footage, tallies[name])
                 precision, recall = tallies[name].add(footage, cuts)
                 line += f"  {name.split()[0]}{'+' if 'defaults' in name else ''} P {precision:.2f} R {recall:.2f}"
             print(line, f"({len(footage.cuts_s)} cuts)", flush=True)
