@@ -61,6 +61,9 @@ class WorkItem:
         input_id: derived id of the original input row.
         source: the original input row (url plus any metadata columns), as given.
         source_kind: demo | manifest | folder.
+        split: train | val | test, assigned by the runner for the whole input list
+            (`splits.assign_splits`); the writer stores it on the `videos` row and the
+            QA stage on every question.
         video: the `videos` row once fetch succeeded, else None.
         media_path: absolute path of the normalized media file under OUT.
         annotations: ground-truth sidecar (demo world or folder JSON), if any.
@@ -83,6 +86,7 @@ class WorkItem:
     input_id: str
     source: dict[str, Any]
     source_kind: str
+    split: str | None = None
     video: dict[str, Any] | None = None
     media_path: str | None = None
     annotations: dict[str, Any] | None = None

@@ -38,7 +38,7 @@ def _merge(specs: list[StageSpec]) -> Operator:
         concurrency=max(spec.resources.concurrency for spec in specs),
         batch_size=min(spec.resources.batch_size for spec in specs),
     )
-    return Operator(tuple(specs), resources, any(spec.stage_cls.uses_actor for spec in specs))
+    return Operator(tuple(specs), resources, any(spec.uses_actor for spec in specs))
 
 
 def plan_operators(specs: list[StageSpec], fuse_cpu_stages: bool) -> list[Operator]:

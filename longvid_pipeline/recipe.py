@@ -25,6 +25,7 @@ from longvid_pipeline.config import (
 )
 from longvid_pipeline.demo.config import DemoWorldConfig
 from longvid_pipeline.registry import REQUIRES, STAGES, stage_config
+from longvid_pipeline.splits import SplitsConfig
 from longvid_pipeline.stage import Resources, StageSpec
 
 RECIPE_DIR = Path(__file__).resolve().parent.parent / "stages"
@@ -90,6 +91,7 @@ class Recipe:
     stages: list[StageSpec]
     raw: dict[str, Any]
     path: str
+    splits: SplitsConfig = dataclasses.field(default_factory=SplitsConfig)
 
 
 @dataclass
@@ -104,6 +106,7 @@ class RecipeFile:
     ray: RayConfig = dataclasses.field(default_factory=RayConfig)
     source: SourceConfig = dataclasses.field(default_factory=SourceConfig)
     shards: ShardsConfig = dataclasses.field(default_factory=ShardsConfig)
+    splits: SplitsConfig = dataclasses.field(default_factory=SplitsConfig)
     stages: dict[str, Any] = param({}, "ordered stages: name -> parameters (+ resources)")
 
 
@@ -205,6 +208,7 @@ def validate_recipe(raw: Any, source: str) -> Recipe:
         stages=specs,
         raw=raw,
         path=source,
+        splits=top.splits,
     )
 
 
@@ -244,6 +248,7 @@ def recipe_as_data(recipe: Recipe) -> dict[str, Any]:
         "ray": dataclasses.asdict(recipe.ray),
         "source": dataclasses.asdict(recipe.source),
         "shards": dataclasses.asdict(recipe.shards),
+        "splits": dataclasses.asdict(recipe.splits),
         "stages": {
             spec.name: {
                 **dataclasses.asdict(spec.config),

@@ -35,6 +35,7 @@ from longvid_pipeline.operators import add_operator, check_fits, plan_operators
 from longvid_pipeline.progress import Progress
 from longvid_pipeline.recipe import Recipe
 from longvid_pipeline.shards import COMMITS_DIR, ShardWriter, committed_video_owners
+from longvid_pipeline.splits import assign_splits
 from longvid_pipeline.stage import RunContext
 from longvid_pipeline.tables import TABLE_NAMES
 
@@ -261,6 +262,9 @@ def run_recipe(
     with open_inputs(recipe.source, out, recipe.stages, recipe.seed) as items:
         done = writer.done_input_ids()
         todo = [item for item in items if item.input_id not in done]
+        splits = assign_splits([item.input_id for item in items], recipe.splits, recipe.seed)
+        for item in todo:
+            item.split = splits[item.input_id]
         log.info(
             "%d inputs, %d already done, %d to do", len(items), len(items) - len(todo), len(todo)
         )

@@ -181,7 +181,8 @@ class ShardWriter:
                 WRITE_STAGE, "no_video", "the item reached the writer without a videos or niah row"
             )
         if item.alive:
-            admitted["videos"] = [item.video] if item.video else []
+            # The split the runner dealt this video travels on the item, stored with the row.
+            admitted["videos"] = [{**item.video, "split": item.split}] if item.video else []
             for table in ROW_TABLES:
                 admitted[table] = self._admit_rows(item, table, getattr(item, table))
             if item.video is None and not admitted["niah"]:

@@ -7,7 +7,8 @@ from the batch, skipping inputs an earlier stage rejected, timing, accounting, a
 turning an exception into a `rejects` row (a failing video is data, never a crash).
 
 Stateless stages (`uses_actor = False`) run as Ray tasks; stages that load something
-(`uses_actor = True`) run in an actor pool so the model loads once per actor.
+(`uses_actor = True`, or `needs_actor(config)` for a stage that loads a model only under
+some configs) run in an actor pool so the model loads once per actor.
 """
 
 from __future__ import annotations
@@ -92,6 +93,11 @@ class Stage:
         a GPU stage, or a model stage whose pool size must be its own."""
         return bool(spec.resources.num_gpus)
 
+    @classmethod
+    def needs_actor(cls, config: Any) -> bool:
+        """Whether this stage, so configured, loads something once per worker."""
+        return cls.uses_actor
+
     def setup(self) -> None:
         """Load heavy things (models, binaries) once per worker. Default: nothing."""
 
@@ -171,6 +177,10 @@ class StageSpec:
         """The registered class of `name`, or `implementation` when given (a stage that
         runs as several operators names its parts' classes; benchmarks wrap a stage)."""
         return self.implementation or stage_class(self.name)
+
+    @property
+    def uses_actor(self) -> bool:
+        return self.stage_cls.needs_actor(self.config)
 
 
 class StageChain:

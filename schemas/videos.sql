@@ -1,5 +1,5 @@
--- One row per fetched and normalized video. Contract version 3 (2: timeline, summary, summary_model;
--- 3: license as a short id, license_text, page_url).
+-- One row per fetched and normalized video. Contract version 4 (2: timeline, summary, summary_model;
+-- 3: license as a short id, license_text, page_url; 4: split).
 CREATE TABLE videos (
     video_id VARCHAR NOT NULL,
     input_id VARCHAR NOT NULL,
@@ -31,6 +31,7 @@ CREATE TABLE videos (
     timeline VARCHAR,
     summary VARCHAR,
     summary_model VARCHAR,
+    split VARCHAR,
     fetched_at TIMESTAMP WITH TIME ZONE NOT NULL
 );
 COMMENT ON COLUMN videos.video_id IS 'sha256-derived id of the canonical source (extractor:id for sites, content hash for direct files); safe in paths';
@@ -63,4 +64,5 @@ COMMENT ON COLUMN videos.timestamp_prompt IS 'sampling plan: the timestamp promp
 COMMENT ON COLUMN videos.timeline IS 'captioned timeline: JSON list of the captioned clips in time order, [{start_s, end_s, caption, source, model}], whatever backend produced them; null before the caption stage';
 COMMENT ON COLUMN videos.summary IS 'description of the whole video: a text LLM''s (summarize stage) or the timeline as ordered lines with times';
 COMMENT ON COLUMN videos.summary_model IS 'what wrote the summary: the text LLM id or path, or timeline (the ordered concatenation)';
+COMMENT ON COLUMN videos.split IS 'train | val | test: assigned per video by the runner at the recipe''s splits fractions (every qa row of the video has the same split); null for rows written outside a run';
 COMMENT ON COLUMN videos.fetched_at IS 'UTC time the fetch stage finished this video';

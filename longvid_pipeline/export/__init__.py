@@ -7,6 +7,7 @@ line as `--set key=value` and checked like a recipe) and `export(out, dest) -> s
 Example::
 
     longvid-pipeline export out/demo --format hf exports/hf
+    longvid-pipeline export out/demo --format llava exports/llava --set timestamp_prompt=none
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from longvid_pipeline.registry import import_object
 
 EXPORT_FORMATS: dict[str, str] = {
     "hf": "longvid_pipeline.export.hf:HfExport",
+    "llava": "longvid_pipeline.export.llava:LlavaExport",
 }
 
 

@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from longvid_pipeline.qa.posing import LETTERS, options_block
+from longvid_pipeline.qa.formats import LETTERS, options_block
 
 OPTIONS = 4
 
@@ -159,7 +159,7 @@ def question_row(
         "answer_index": answer_index,
         "answer_letter": LETTERS[answer_index],
         "answer": options[answer_index],
-        "text": f"{prompt}\n{question}\n{options_block(options)}",
+        "text": f"{prompt}\n{question}\n{options_block(options, 'letter')}",
     }
 
 

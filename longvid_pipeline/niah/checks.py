@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from longvid_pipeline.niah.chains import OPTIONS, caption_phrase
-from longvid_pipeline.qa.posing import LETTERS
+from longvid_pipeline.qa.formats import LETTERS
 
 Row = dict[str, Any]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -25,7 +25,7 @@ from longvid_pipeline.files import write_atomic
 from longvid_pipeline.ids import stable_hash
 from longvid_pipeline.niah.chains import OPTIONS, VisualQuestion
 from longvid_pipeline.niah.config import NeedlesConfig
-from longvid_pipeline.qa.posing import LETTERS
+from longvid_pipeline.qa.formats import LETTERS
 from longvid_pipeline.sources.files import load_manifest
 from longvid_pipeline.stage import Reject
 

@@ -1,5 +1,5 @@
-"""English helpers the question templates share: articles, verb forms, quoting events,
-and picking distinct values."""
+"""English and timing helpers the question templates share: articles, verb forms, quoting
+events, naming scenes, and the order relations questions are defined on."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from longvid_pipeline.qa.timeline import ORDER_TOLERANCE_S, Event
+from longvid_pipeline.ids import stable_hash
+from longvid_pipeline.qa.timeline import Event, Scene, Timeline
 
 
 def with_article(noun_phrase: str) -> str:
@@ -54,48 +55,44 @@ def unique_by(events: Iterable[Event], key: Callable[[Event], Any]) -> list[Even
     return [event for event in events if counts[key(event)] == 1]
 
 
-def others(values: Iterable[str], answer: str) -> tuple[str, ...]:
-    """Distinct values other than `answer`, in first-seen order: a distractor pool."""
-    return tuple(dict.fromkeys(value for value in values if value != answer))
-
-
-def nearby_counts(count: int) -> tuple[str, ...]:
-    """Wrong counts close to the right one (never negative), as option texts."""
-    return tuple(str(n) for n in range(max(0, count - 3), count + 4) if n != count)
-
-
-def overlaps(a: Event, b: Event) -> bool:
-    return min(a.end_s, b.end_s) > max(a.start_s, b.start_s)
-
-
-def with_fields(events: Iterable[Event], *names: str) -> list[Event]:
-    return [e for e in events if all(getattr(e, name) for name in names)]
-
-
-def neighbor(events: tuple[Event, ...], target: Event, after: bool) -> Event | None:
-    """The event right after (or before) `target`, or None when that is not clear-cut.
-
-    Unclear means: another event overlaps the target, or the two nearest candidates
-    start (end) within ORDER_TOLERANCE_S of each other.
-    """
-    rest = [e for e in events if e is not target]
-    if any(overlaps(e, target) for e in rest):
-        return None
-    if after:
-        side = sorted((e for e in rest if e.start_s >= target.end_s), key=lambda e: e.start_s)
-        gaps = [e.start_s for e in side]
-    else:
-        side = sorted((e for e in rest if e.end_s <= target.start_s), key=lambda e: -e.end_s)
-        gaps = [-e.end_s for e in side]
-    if not side or (len(side) > 1 and gaps[1] - gaps[0] < ORDER_TOLERANCE_S):
-        return None
-    return side[0]
+def described(timeline: Timeline) -> list[Event]:
+    """Events whose description names them alone in the video (quotable in a question)."""
+    return unique_by(timeline.events, lambda e: e.description.lower())
 
 
 def quote(event: Event) -> str:
-    return f'"{event.phrase}"'
+    return f'"{event.description}"'
+
+
+def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """True when two spans share more than a point."""
+    return min(a[1], b[1]) > max(a[0], b[0])
+
+
+def apart(a: Event, b: Event, tolerance_s: float) -> bool:
+    """One event ends at least `tolerance_s` before the other starts (either order)."""
+    return a.end_s + tolerance_s <= b.start_s or b.end_s + tolerance_s <= a.start_s
+
+
+def seconds(value: float) -> str:
+    """A moment as questions write it: '45.6s'."""
+    return f"{value:.1f}s"
+
+
+def scene_handle(scene: Scene, scenes: tuple[Scene, ...]) -> str:
+    """How a question names a scene: by its background when no other scene shares it,
+    else by a moment inside it (its middle)."""
+    if scene.background and sum(1 for s in scenes if s.background == scene.background) == 1:
+        return f"the scene with the {scene.background} background"
+    return f"the scene that includes the moment {seconds((scene.start_s + scene.end_s) / 2)}"
+
+
+def coin(*parts: Any) -> bool:
+    """A fair, deterministic coin from a hash (facts stay pure functions of the timeline)."""
+    return int(stable_hash("coin", *parts), 16) % 2 == 0
 
 
 def sentence(event: Event) -> str:
+    """The event's caption as a full sentence."""
     text = event.caption.strip()
     return text if text.endswith((".", "!", "?")) else text + "."

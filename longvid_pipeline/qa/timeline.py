@@ -4,6 +4,8 @@ known, structured attributes (shape, colour, action, background, scene).
 `build_timeline` turns a video's clips (caption + optional `attributes`) into one, and says
 whether the captioned clips cover the whole video (`complete`) and whether its events
 are structured (`structured`): whole-video facts and attribute questions depend on both.
+Clip rows are the source of truth; a video-level summary (when the caption stage stored
+one) only travels along for the LLM generator's prompt.
 """
 
 from __future__ import annotations
@@ -40,8 +42,37 @@ class Event:
         return text[:1].lower() + text[1:]
 
     @property
-    def span_text(self) -> str:
-        return span_text(self.start_s, self.end_s)
+    def span(self) -> tuple[float, float]:
+        return (self.start_s, self.end_s)
+
+    @property
+    def thing(self) -> str | None:
+        """'red circle' when color and shape are known."""
+        return f"{self.color} {self.shape}" if self.color and self.shape else None
+
+    @property
+    def description(self) -> str:
+        """How questions name the event: 'a red circle bounces' when structured, else the
+        caption as a phrase. Structured descriptions leave the background out, so an
+        option never gives away which scene it is in."""
+        if self.thing and self.action:
+            return f"{_article(self.thing)} {self.thing} {self.action}"
+        return self.phrase
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One scene (shot) of a structured timeline: its span, background and events."""
+
+    index: int
+    start_s: float
+    end_s: float
+    background: str | None
+    events: tuple[Event, ...]
+
+    @property
+    def span(self) -> tuple[float, float]:
+        return (self.start_s, self.end_s)
 
 
 @dataclass(frozen=True)
@@ -53,14 +84,35 @@ class Timeline:
     events: tuple[Event, ...]  # structured events, else one per captioned clip; by start
     structured: bool  # events carry shape / color / action (ground truth or a VLM's)
     complete: bool  # clips cover the video up to the allowed gap
+    summary: str | None = None  # video-level description, when the caption stage wrote one
+
+    @property
+    def scenes(self) -> tuple[Scene, ...]:
+        """Scenes by start, when events carry scene indices (else none)."""
+        grouped: dict[int, list[Event]] = {}
+        for event in self.events:
+            if event.scene_index is not None:
+                grouped.setdefault(event.scene_index, []).append(event)
+        scenes = [
+            Scene(
+                index,
+                min(e.start_s for e in members),
+                max(e.end_s for e in members),
+                members[0].background,
+                tuple(members),
+            )
+            for index, members in grouped.items()
+        ]
+        return tuple(sorted(scenes, key=lambda scene: scene.start_s))
 
 
-def span_text(start_s: float, end_s: float) -> str:
-    """The answer form of a time span, e.g. 'From 3.0s to 7.5s.'."""
-    return f"From {start_s:.1f}s to {end_s:.1f}s."
+def _article(noun_phrase: str) -> str:
+    return "an" if noun_phrase[:1].lower() in "aeiou" else "a"
 
 
-def build_timeline(clips: list[dict[str, Any]], duration_s: float, max_gap_s: float) -> Timeline:
+def build_timeline(
+    clips: list[dict[str, Any]], duration_s: float, max_gap_s: float, summary: str | None = None
+) -> Timeline:
     """Timeline of a video from its clip rows (after the caption stage)."""
     ordered = sorted(clips, key=lambda clip: float(clip["start_s"]))
     captioned = tuple(
@@ -76,6 +128,7 @@ def build_timeline(clips: list[dict[str, Any]], duration_s: float, max_gap_s: fl
         events=events,
         structured=structured and bool(events),
         complete=_covers(ordered, duration_s, max_gap_s),
+        summary=summary,
     )
 
 

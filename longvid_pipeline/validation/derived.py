@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from longvid_pipeline.niah.checks import passes as niah_passes
+from longvid_pipeline.qa.formats import NUMBER_WORDS
 
 Row = dict[str, Any]
 Video = dict[str, Any]
@@ -26,34 +27,7 @@ Related = dict[str, list[Row]]  # table -> the item's rows of that table
 # Each derivation computes one helper value from a row (and its video row). None means
 # "does not apply to this row" (an open-ended question has no options): GX skips nulls.
 
-_NUMBER_WORDS = {
-    w: i
-    for i, w in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
-    )
-}
+_NUMBER_WORDS = {word: value for value, word in enumerate(NUMBER_WORDS)}
 _SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’)\]]*\s*$")
 
 

@@ -87,6 +87,13 @@ def test_demo_builds_queries_and_resumes_without_duplicates(
     tasks = {row["task"]: row["n"] for row in task_rows}
     assert set(tasks) == {"caption", "grounding", "counting", "relationship", "understanding"}
     assert all(count > 0 for count in tasks.values())
+    # Splits are per video: every qa row carries its video's split, assigned by the runner.
+    mismatched = run_query(
+        out,
+        "select count(*) as n from qa q join videos v using (video_id)"
+        " where v.split is null or q.split != v.split",
+    ).to_pylist()
+    assert mismatched == [{"n": 0}]
 
     # Every clip span lies inside its video and the sampling plan matches the duration.
     bad = run_query(
