@@ -51,7 +51,8 @@ def qa_row(
     video_uri: str, duration_s: float, task: str, question: str, answer: str, split: str
 ) -> dict[str, Any]:
     """A qa row that satisfies the contract, with a 2 fps plan of 4..8 frames; its
-    conversation is written by the qa stage's own `conversation` (timestamp prompt in it)."""
+    conversation is written by the qa stage's own `conversation` (the timestamp prompt is
+    not in it: readers insert the row's `timestamp_prompt` once)."""
     plan = plan_for(duration_s, SamplingConfig(fps=2.0, min_frames=4, max_frames=8, multiple=4))
     video_id = hashlib.sha1(video_uri.encode()).hexdigest()[:16]
     return {
@@ -74,7 +75,9 @@ def qa_row(
         "sample_fps": plan.fps,
         "sample_timestamps": plan.timestamps,
         "timestamp_prompt": plan.prompt,
-        "conversations": conversation(plan.prompt, Posed(task, question, answer, 0.0, duration_s)),
+        "conversations": conversation(
+            Posed(task, f"{task}/test", "open", question, answer, ((0.0, duration_s),)), "letter"
+        ),
         "generator": "support.shards/1",
         "split": split,
     }
