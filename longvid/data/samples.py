@@ -4,8 +4,8 @@ Why offsets: chat templates differ per LLM family, so instead of assuming a temp
 render it, find each answer's characters, and label exactly the tokens covering them
 plus the end-of-turn token that follows, so the model learns to stop.
 
-One timestamp prompt per sample: whatever prompts the turns already carry (a qa row's
-human turn holds the one for the row's own plan; LLaVA data may hold others) are removed
+One timestamp prompt per sample: whatever prompts the turns already carry (qa rows keep
+theirs in the `timestamp_prompt` column, not in the turns; LLaVA data may hold some) are removed
 and the prompt for the frames actually fed goes right after <video>.
 """
 

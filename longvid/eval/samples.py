@@ -50,12 +50,16 @@ class EvalSample:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def human_prompt(conversations: list[dict[str, str]]) -> str:
-    """The first human turn without the <video> placeholder: timestamp prompt, question,
-    options and instruction exactly as the dataset poses them."""
-    from longvid.model.tokenizer import VIDEO_TOKEN  # here: that module imports transformers
+def human_prompt(row: dict[str, Any]) -> str:
+    """The first human turn of a `qa` row without the <video> placeholder: the row's
+    timestamp prompt once (qa v2 keeps it out of the turns; the trainer's `build_messages`
+    puts it after the placeholder, as here), then question, options and instruction."""
+    # here, not at the top: these modules import transformers
+    from longvid.data.samples import build_messages
+    from longvid.model.tokenizer import VIDEO_TOKEN
 
-    human = next(turn["value"] for turn in conversations if turn["from"] == "human")
+    messages = build_messages(row["conversations"], row.get("timestamp_prompt") or "")
+    human = next(message["content"] for message in messages if message["role"] == "user")
     return human.replace(VIDEO_TOKEN + "\n", "", 1).replace(VIDEO_TOKEN, "", 1).strip()
 
 
@@ -91,7 +95,7 @@ def qa_sample(row: dict[str, Any]) -> EvalSample:
         split=row["split"],
         task=row["task"],
         form=form,
-        prompt=human_prompt(row["conversations"]),
+        prompt=human_prompt(row),
         answer=str(row["answer"]),
         target=qa_target(row, form),
         frames=[(row["video_uri"], float(t)) for t in row["sample_timestamps"]],
