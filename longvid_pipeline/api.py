@@ -1,6 +1,8 @@
 """The public API for code that consumes a built dataset (the trainer, the evaluator,
-notebooks): committed shards, table contracts, frames by timestamp, media probing and
-the sampling plan / timestamp prompt that qa rows carry.
+notebooks): committed shards, table contracts, frames by timestamp, media probing, the
+sampling plan / timestamp prompt that qa rows carry, and the answer formats of qa rows
+(`format_span`, `parse_span`, `parse_count`, `parse_letter`: the writer's own parsers, so
+an evaluator reads answers back exactly as the QA stage writes them).
 
 Consumers read through here, not through pipeline internals, so the writer's layout
 (commit records, part files) can change without breaking them.
@@ -19,6 +21,13 @@ from typing import Any
 
 from longvid_pipeline.media.frames import frames_at, iter_frames_at
 from longvid_pipeline.media.probe import MediaInfo, ProbeError, probe
+from longvid_pipeline.qa.formats import (
+    LETTERS,
+    format_span,
+    parse_count,
+    parse_letter,
+    parse_span,
+)
 from longvid_pipeline.segmenting.sampling import (
     TIMESTAMP_PROMPT_PATTERN,
     SamplingConfig,
@@ -28,15 +37,20 @@ from longvid_pipeline.segmenting.sampling import (
 )
 
 __all__ = [
+    "LETTERS",
     "TIMESTAMP_PROMPT_PATTERN",
     "MediaInfo",
     "ProbeError",
     "SamplingConfig",
     "SamplingPlan",
     "committed_files",
+    "format_span",
     "frames_at",
     "iter_frames_at",
     "iter_niah_frames",
+    "parse_count",
+    "parse_letter",
+    "parse_span",
     "plan_for",
     "probe",
     "ray_temp_dir",

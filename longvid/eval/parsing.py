@@ -1,12 +1,12 @@
 """Reading answers back out of free model text: option letters, time spans and counts.
 
-Why lenient: models rarely answer in exactly the form a prompt asks for ("The answer is
-(B).", "B. red", "12.3-45.6", "00:12 to 00:45", "three"). The QA formats of the dataset
-(`longvid_pipeline.qa.formats`: parse_letter, parse_span, parse_count, format_span,
-when present) are tried first as the canonical parsers; these rules are the lenient
-layer around them (a text the canonical parser cannot read goes through them). A text
-none of them can read parses to None, which scoring counts as wrong and logs (never
-drops).
+Why two layers: the dataset's own parsers (`longvid_pipeline.api`: parse_letter,
+parse_span, parse_count, format_span, from the QA stage's formats module) read every
+answer form the QA stage writes, so writer and reader cannot drift apart; they are tried
+first. Models rarely answer in exactly the form a prompt asks for ("the answer is b",
+"00:12 to 00:45", "[12.3, 45.6]", "It is blue."), so the rules here are a lenient layer
+for what the canonical parsers leave unread. A text none of them can read parses to
+None, which scoring counts as wrong and logs (never drops).
 
 Example:
     parse_choice("The answer is (B).", ["red", "blue", "green", "gray"])  # 1
@@ -18,43 +18,29 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable
 from typing import Any
 
-LETTERS = string.ascii_uppercase[:10]
+from longvid_pipeline import api
+from longvid_pipeline.api import LETTERS, format_span
+
+__all__ = [
+    "LETTERS",
+    "format_answer",
+    "format_span",
+    "normalize_text",
+    "parse_choice",
+    "parse_count",
+    "parse_span",
+]
 
 _TIME = r"(?:\d+:\d{1,2}(?::\d{1,2})?(?:\.\d+)?|\d+(?:\.\d+)?)"
 _TIME_TOKEN = re.compile(
     rf"(?<![\w.:]){_TIME}(?:\s*(?:s|sec|secs|seconds?)\b|(?![\w:.]))", re.IGNORECASE
 )
-_WORDS_0_TO_20 = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty"
-)
-_NUMBER_WORDS = {word: value for value, word in enumerate(re.findall(r"[a-z]+", _WORDS_0_TO_20))}
 _ANSWER_CUE = re.compile(
     r"(?:answer|option|choice)\s*(?:is|would be|:)?\s*[:\-]?\s*\(?\s*([A-J])\s*\)?(?![A-Za-z])",
     re.IGNORECASE,
 )
-
-
-def _canonical(name: str) -> Callable[..., Any] | None:
-    """The QA module's own parser `name`, when that module exists and defines it."""
-    try:
-        from longvid_pipeline.qa import formats  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return getattr(formats, name, None)
-
-
-def _try_canonical(name: str, *args: Any) -> Any:
-    parser = _canonical(name)
-    if parser is None:
-        return None
-    try:
-        return parser(*args)
-    except (ValueError, TypeError, IndexError, KeyError):
-        return None
 
 
 def normalize_text(text: str) -> str:
@@ -93,18 +79,17 @@ def parse_choice(text: str, options: list[str]) -> int | None:
     Accepted: "B", "(B)", "B.", "B)", "B: ...", "B. option text", "The answer is B",
     "Answer: (B)", "Option B", the option's text alone or inside a sentence.
     """
-    canonical = _try_canonical("parse_letter", text, options)
-    if isinstance(canonical, int) and 0 <= canonical < len(options):
+    if not options:
+        return None
+    canonical = api.parse_letter(text, options)
+    if canonical is not None:
         return canonical
     stripped = text.strip().strip("*`'\" ")
-    if not stripped or not options:
+    if not stripped:
         return None
     alone = re.fullmatch(r"\(?\s*([A-Ja-j])\s*\)?\s*[.:)]?", stripped)
     if alone:
         return _letter_index(alone.group(1), options)
-    led = re.match(r"\(?([A-J])\s*[.):]", stripped)  # "B. text", "(B) text", "B: text"
-    if led and _letter_index(led.group(1), options) is not None:
-        return _letter_index(led.group(1), options)
     cue = _ANSWER_CUE.findall(stripped)
     picked = {_letter_index(letter, options) for letter in cue} - {None}
     if len(picked) == 1:
@@ -145,10 +130,9 @@ def parse_span(text: str) -> tuple[float, float] | None:
     in the text are the span; reversed ends are put in order.
     """
     clock = re.search(r"\d:\d\d", text)  # "00:12": never the written form; read it here
-    canonical = None if clock else _try_canonical("parse_span", text)
-    if canonical is not None and len(canonical) == 2:
-        start, end = (float(value) for value in canonical)
-        return (min(start, end), max(start, end))
+    canonical = None if clock else api.parse_span(text)
+    if canonical is not None:
+        return canonical
     times = [parse_seconds(match.group(0)) for match in _TIME_TOKEN.finditer(text)]
     if len(times) < 2:
         return None
@@ -157,27 +141,12 @@ def parse_span(text: str) -> tuple[float, float] | None:
 
 
 def parse_count(text: str) -> int | None:
-    """A count answer as an integer: the first number (digits or a word up to twenty);
-    "none" / "never" / "no" alone mean 0."""
-    canonical = _try_canonical("parse_count", text)
-    if isinstance(canonical, int) and not isinstance(canonical, bool):
+    """A count answer as an integer: the dataset's parser (digits, or a number word up to
+    twenty; "none" / "never" / "no" alone mean 0), then "not once" as 0."""
+    canonical = api.parse_count(text)
+    if canonical is not None:
         return canonical
-    for match in re.finditer(r"\b(\d+)\b|\b([A-Za-z]+)\b", text):
-        if match.group(1) is not None:
-            return int(match.group(1))
-        word = match.group(2).lower()
-        if word in _NUMBER_WORDS:
-            return _NUMBER_WORDS[word]
-    if normalize_text(text) in ("none", "never", "no", "not once"):
-        return 0
-    return None
-
-
-def format_span(start_s: float, end_s: float) -> str:
-    """A span in the dataset's answer form: 'From 12.3s to 45.6s.' (the QA module's
-    own formatter when it has one)."""
-    canonical = _canonical("format_span")
-    return canonical(start_s, end_s) if canonical else f"From {start_s:.1f}s to {end_s:.1f}s."
+    return 0 if normalize_text(text) == "not once" else None
 
 
 def format_answer(form: str, target: Any, options: list[str] | None = None) -> str:
