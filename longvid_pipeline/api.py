@@ -1,7 +1,7 @@
 """The public API for code that consumes a built dataset (the trainer, the evaluator,
 notebooks): committed shards, table contracts, frames by timestamp, media probing, the
 sampling plan / timestamp prompt that qa rows carry, and the answer formats of qa rows
-(`format_span`, `parse_span`, `parse_count`, `parse_letter`: the writer's own parsers, so
+(`format_span`, `format_choice`, `parse_span`, `parse_count`, `parse_letter`: the writer's own parsers, so
 an evaluator reads answers back exactly as the QA stage writes them).
 
 Consumers read through here, not through pipeline internals, so the writer's layout
@@ -23,6 +23,7 @@ from longvid_pipeline.media.frames import frames_at, iter_frames_at
 from longvid_pipeline.media.probe import MediaInfo, ProbeError, probe
 from longvid_pipeline.qa.formats import (
     LETTERS,
+    format_choice,
     format_span,
     parse_count,
     parse_letter,
@@ -44,6 +45,7 @@ __all__ = [
     "SamplingConfig",
     "SamplingPlan",
     "committed_files",
+    "format_choice",
     "format_span",
     "frames_at",
     "iter_frames_at",

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from longvid.eval.adapters import Adapter, OptionScore, Request
-from longvid.eval.parsing import LETTERS
+from longvid_pipeline.api import format_choice
 
 
 @dataclass
@@ -40,10 +40,9 @@ class Response:
 
 
 def option_answers(options: list[str], continuation: str) -> list[str]:
-    """Each option's answer as the dataset writes it ("B. red"), or its letter alone."""
-    if continuation == "letter":
-        return [LETTERS[index] for index in range(len(options))]
-    return [f"{LETTERS[index]}. {option}" for index, option in enumerate(options)]
+    """Each option's answer as the dataset writes it in answer style `continuation`:
+    "B. red" (letter_text) or "B" (letter)."""
+    return [format_choice(index, option, continuation) for index, option in enumerate(options)]
 
 
 def by_likelihood(adapter: Adapter, mc_scoring: str) -> bool:

@@ -21,12 +21,10 @@ from longvid_pipeline.models.config import DTYPES
 TABLES = ("qa", "niah")
 BASELINES = ("blind", "random", "majority")
 
-DEFAULT_POST_PROMPTS = {
-    "choice": "",
-    "span": 'Answer with the time span in seconds, e.g. "From 12.3s to 45.6s."',
-    "count": "Answer with a number.",
-    "open": "",
-}
+# Empty by default: qa rows already end with their form's instruction (options and answer
+# style, "Answer with the time span ...", "Answer with a number."); set these for a model
+# that needs its own wording (lmms-eval's post_prompt).
+DEFAULT_POST_PROMPTS = {"choice": "", "span": "", "count": "", "open": ""}
 
 DEFAULT_JUDGE_PROMPT = (
     "You grade answers to questions about a video.\n"
