@@ -3,8 +3,8 @@ local Ray (2 CPUs, temp dir under the session's tmp folder) that the pipeline bu
 the evaluator's Ray backend both join, so Ray starts once.
 
 Two short demo videos through the real pipeline CLI: one lands in split test, the other
-in train (splits are a stable hash of the video id; the fractions pick them), so the
-majority baseline has a train split to count answers on.
+in train (the runner deals splits per video, each within one video of its fraction: half
+and half), so the majority baseline has a train split to count answers on.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from support.demo import demo_run_args
 
-SPLITS = ["stages.qa.test_fraction=0.1", "stages.qa.val_fraction=0.0"]
+SPLITS = ["splits.test_fraction=0.5", "splits.val_fraction=0.0"]
 
 
 @pytest.fixture(scope="session")
