@@ -77,7 +77,8 @@ def test_shuffled_answers_score_about_chance(tmp_path: Path, demo_build: Path) -
     assert main([str(_config(tmp_path, demo_build, "shuffled", "shuffled"))]) == 0
     results = json.loads((tmp_path / "shuffled" / "results.json").read_text())
     choice = _overall(results, "model", "choice")
-    assert choice["n"] >= 15 and choice["accuracy"] < 0.5  # 4 options: chance 0.25
+    # 4 options, chance 0.25: 7 or more of 12 right by luck: about 1 in 70
+    assert choice["n"] >= 12 and choice["accuracy"] < 0.5
     assert _overall(results, "model", "span")["miou"] < 0.5
     random_choice = _overall(results, "random", "choice")
     assert random_choice["accuracy"] < 0.5
