@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import resource
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -44,13 +46,50 @@ def utc_now() -> str:
 
 @dataclass
 class StageAccount:
-    """Per-stage accounting: rows that came in, were passed on, were rejected."""
+    """Per-stage accounting: rows that came in, were passed on, were rejected; time spent;
+    where the work ran (Ray node id -> inputs) and the worker's peak memory.
+
+    `peak_rss_mb` is the worker process's resident high-water mark (VmHWM) after the
+    input: summing accounts takes the maximum of peaks, not their sum. ffmpeg children are
+    not in it (benchmarks/normalize.py measures them).
+    """
 
     inputs: int = 0
     passed: int = 0
     rejected: int = 0
     wall_s: float = 0.0
     cpu_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    nodes: dict[str, int] = field(default_factory=dict)
+
+    def note_worker(self) -> None:
+        """Record where an input ran and this worker's memory high-water marks so far."""
+        self.peak_rss_mb = round(max(self.peak_rss_mb, peak_rss_mb()), 1)
+        node = node_id()
+        self.nodes[node] = self.nodes.get(node, 0) + 1
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory (MiB) of this process since it started: VmHWM on Linux.
+
+    Not getrusage's ru_maxrss: a process forked and exec'd inherits its parent's peak
+    there, which overstates a Ray worker (and every child of it)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def node_id() -> str:
+    """The Ray node this process runs on, or "local" outside Ray (in-process runs)."""
+    ray = sys.modules.get("ray")  # a Ray worker has imported it; nothing else needs it
+    if ray is None or not ray.is_initialized():
+        return "local"
+    return str(ray.get_runtime_context().get_node_id())
 
 
 @dataclass

@@ -93,7 +93,7 @@ def dataset_counts(out: Path) -> dict[str, Any]:
     }
 
 
-def stage_accounting(accounts: dict[str, dict[str, float]], stage_order: list[str]) -> list[str]:
+def stage_accounting(accounts: dict[str, dict[str, Any]], stage_order: list[str]) -> list[str]:
     """Problems in per-stage accounting: inputs = passed + rejected, and what one stage
     passed on is what the next received. An empty list means every input is accounted for."""
     problems = []
@@ -143,7 +143,10 @@ def write_manifest(
         },
         "rejects": counts["rejects"],
         "stages": {
-            stage: {key: round(value, 3) for key, value in accounts.get(stage, {}).items()}
+            stage: {
+                key: value if isinstance(value, dict) else round(value, 3)
+                for key, value in accounts.get(stage, {}).items()
+            }
             for stage in stage_order
         },
         "accounting_problems": stage_accounting(accounts, stage_order),

@@ -194,6 +194,7 @@ class ShardWriter:
             account.passed += 1
         else:
             account.rejected += 1
+        account.note_worker()  # the writer's peak memory is the driver's
         return admitted
 
     def _admit_video(self, item: WorkItem, video: dict[str, Any]) -> None:
@@ -301,14 +302,22 @@ def commit_rows(
     return record
 
 
-def sum_accounts(accounts: Iterable[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
-    """Sum per-stage accounts (stage -> inputs/passed/rejected/wall_s/cpu_s)."""
-    totals: dict[str, dict[str, float]] = {}
+def sum_accounts(accounts: Iterable[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Sum per-stage accounts (stage -> inputs/passed/rejected/wall_s/cpu_s, ...): counts
+    and times add up, `peak_*` memory takes the maximum, `nodes` (node -> inputs) merges."""
+    totals: dict[str, dict[str, Any]] = {}
     for per_stage in accounts:
         for stage, account in per_stage.items():
-            slot = totals.setdefault(stage, dict.fromkeys(account, 0.0))
+            slot = totals.setdefault(stage, {})
             for key, value in account.items():
-                slot[key] = slot.get(key, 0.0) + value
+                if isinstance(value, dict):
+                    merged = slot.setdefault(key, {})
+                    for name, count in value.items():
+                        merged[name] = merged.get(name, 0) + count
+                elif key.startswith("peak_"):
+                    slot[key] = max(slot.get(key, 0.0), value)
+                else:
+                    slot[key] = slot.get(key, 0.0) + value
     return totals
 
 
@@ -330,7 +339,7 @@ def _item_accounts(items: Iterable[WorkItem]) -> dict[str, dict[str, float]]:
     )
 
 
-def sum_commit_accounts(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+def sum_commit_accounts(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Stage accounts summed over commit records (the whole dataset, across runs)."""
     return sum_accounts(record.get("accounts", {}) for record in records)
 

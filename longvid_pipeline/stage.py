@@ -130,6 +130,7 @@ class Stage:
         account = item.account(self.name)
         account.wall_s += time.perf_counter() - wall0
         account.cpu_s += cpu_seconds() - cpu0
+        account.note_worker()
         if item.alive:
             account.passed += 1
         else:
