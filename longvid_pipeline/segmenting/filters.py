@@ -21,16 +21,17 @@ def clip_scores(stats: FrameStats, span: ClipSpan, settings: FilterConfig) -> di
     blackdetect) is darker than `black_luma`, blank when its luma barely varies; so a
     small bright object on a black background is neither.
     """
-    picked = _span_samples(stats, span)
-    thumbs = [stats.thumbs[i] for i in picked]
-    dark_share = np.array([(thumb < settings.black_luma).mean() for thumb in thumbs])
+    if stats.black_luma != settings.black_luma:
+        raise ValueError(
+            f"statistics counted dark pixels under {stats.black_luma}, not {settings.black_luma}"
+        )
+    picked = _span_samples(stats, span)  # consecutive samples
+    dark_share = np.asarray(stats.dark_share)[picked]
     stds = np.asarray(stats.luma_std)[picked]
     black = float(np.mean((dark_share >= settings.black_pixel_share) | (stds < settings.blank_std)))
-    motion = (
-        float(np.mean([np.abs(a - b).mean() for a, b in zip(thumbs, thumbs[1:], strict=False)]))
-        if len(thumbs) > 1
-        else 0.0
-    )
+    # Changes between the span's consecutive samples: each one's change from the previous.
+    changes = np.asarray(stats.motion)[picked[1:]]
+    motion = float(np.mean(changes)) if len(changes) else 0.0
     sharpness = float(np.median(np.asarray(stats.sharpness)[picked]))
     return {
         "black_score": black,

@@ -128,6 +128,7 @@ class SegmentStage(Stage):
             detector_resize=detector.frame_resize,
             stats_size=(filters.width, filters.height),
             stats_fps=filters.sample_fps,
+            black_luma=filters.black_luma,
             threads=self.config.decode.threads,
         )
         try:

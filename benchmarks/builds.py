@@ -1,0 +1,195 @@
+"""Shared by the scale benchmarks: render a demo world once, run a build in a fresh driver
+process, and read back what it measured.
+
+    from builds import render_world, run_build
+    render_world(out, ["source.demo.videos=1", "source.demo.min_duration_s=600", ...])
+    result = run_build(out, [...same overrides...], watch_store=True)
+    result["driver_peak_rss_mb"], result["stages"]["segment"]["peak_rss_mb"]
+
+Each build runs in a child process (`python benchmarks/builds.py --child ...`), so the
+driver's peak RSS (VmHWM) is that build's alone; the workers' peaks come from the stage
+accounts (`StageAccount.peak_rss_mb`, VmHWM read inside each Ray worker after every
+input), summed as a maximum into manifest.json. With `watch_store` a thread in the driver
+polls the raylets every 0.5 s for the object store (plasma objects and bytes) and for the
+object references the driver holds (Ray Data's blocks in flight: small blocks are inlined
+in the driver's memory, not in plasma, so both are counted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_average() -> float:
+    """One-minute load average (the machine is shared: figures are read against it)."""
+    return round(os.getloadavg()[0], 2)
+
+
+def vm_hwm_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def render_world(out: Path, overrides: list[str]) -> float:
+    """Render the recipe's demo world into OUT/demo_world (cached by digest) in a child
+    process, so no build's driver pays for it or holds its memory. Returns seconds."""
+    started = time.perf_counter()
+    _child(["--render", str(out), *overrides])
+    return time.perf_counter() - started
+
+
+def run_build(
+    out: Path, overrides: list[str], *, recipe: str | None = None, watch_store: bool = False
+) -> dict[str, Any]:
+    """Run a recipe into `out` (forced) in a fresh driver; its figures as a dict."""
+    args = ["--build", str(out), "--recipe", recipe or "", *overrides]
+    return _child([*args, "--watch-store"] if watch_store else args)
+
+
+def _child(args: list[str]) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, __file__, *args], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"child {args[:2]} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class StoreWatch(threading.Thread):
+    """Polls the object store of every node and the driver's object references."""
+
+    def __init__(self, period_s: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.period_s = period_s
+        self.samples: list[dict[str, int]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(self.period_s):
+            try:
+                self.samples.append(self.sample())
+            except Exception:  # a node going away mid-poll: skip that sample
+                continue
+
+    @staticmethod
+    def sample() -> dict[str, int]:
+        import ray
+        from ray._private.internal_api import node_stats
+
+        plasma_objects = plasma_bytes = driver_refs = 0
+        for node in ray.nodes():
+            if not node["Alive"]:
+                continue
+            stats = node_stats(
+                node["NodeManagerAddress"], node["NodeManagerPort"], include_memory_info=False
+            )
+            plasma_objects += stats.store_stats.num_local_objects
+            plasma_bytes += stats.store_stats.object_store_bytes_used
+            for worker in stats.core_workers_stats:
+                if worker.pid == os.getpid():
+                    driver_refs = max(driver_refs, worker.num_object_refs_in_scope)
+        return {
+            "plasma_objects": plasma_objects,
+            "plasma_bytes": plasma_bytes,
+            "driver_refs": driver_refs,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        if not self.samples:
+            return {"samples": 0}
+        return {
+            "samples": len(self.samples),
+            **{
+                f"max_{key}": max(sample[key] for sample in self.samples) for key in self.samples[0]
+            },
+        }
+
+
+def _build(out: str, recipe_path: str, overrides: list[str], watch_store: bool) -> None:
+    """Child body: run the build, print one JSON line of figures."""
+    import ray
+
+    from longvid_pipeline.recipe import DEFAULT_RECIPE, load_recipe
+    from longvid_pipeline.runner import init_ray, run_recipe
+
+    recipe = load_recipe(recipe_path or DEFAULT_RECIPE, overrides)
+    load_before = load_average()
+    started, cpu0 = time.perf_counter(), _tree_cpu()
+    watch = None
+    if watch_store:  # Ray must be up before the watcher's first poll
+        init_ray(recipe, Path(out).resolve())
+        watch = StoreWatch()
+        watch.start()
+    try:
+        result = run_recipe(recipe, Path(out), force=True)
+    finally:
+        if watch is not None:
+            watch.stop.set()
+            watch.join()
+        if ray.is_initialized():
+            ray.shutdown()
+    manifest = result.manifest
+    report = {
+        "wall_s": round(time.perf_counter() - started, 2),
+        "run_wall_s": round(result.wall_s, 2),
+        "tree_cpu_s": round(_tree_cpu() - cpu0, 1),
+        "load_before": load_before,
+        "load_after": load_average(),
+        "driver_peak_rss_mb": round(vm_hwm_mb(), 1),
+        "inputs": manifest["inputs"],
+        "tables": manifest["counts"]["tables"],
+        "video_hours": manifest["counts"]["video_hours"],
+        "stages": manifest["stages"],
+        "store": watch.summary() if watch is not None else None,
+    }
+    print(json.dumps(report))
+
+
+def _tree_cpu() -> float:
+    """CPU seconds of this driver and every descendant it has reaped (after ray.shutdown:
+    Ray's own processes and workers), not of other users of the shared machine."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _render(out: str, overrides: list[str]) -> None:
+    from longvid_pipeline.demo.world import generate_world
+    from longvid_pipeline.recipe import DEFAULT_RECIPE, load_recipe
+
+    recipe = load_recipe(DEFAULT_RECIPE, overrides)
+    videos = generate_world(Path(out) / "demo_world", recipe.source.demo)
+    print(json.dumps({"videos": len(videos), "seconds": sum(v.duration_s for v in videos)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--render")
+    parser.add_argument("--build")
+    parser.add_argument("--recipe", default="")
+    parser.add_argument("--watch-store", action="store_true")
+    args, overrides = parser.parse_known_args()
+    if args.render:
+        _render(args.render, overrides)
+    else:
+        _build(args.build, args.recipe, overrides, args.watch_store)
+
+
+if __name__ == "__main__":
+    main()
