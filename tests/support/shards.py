@@ -25,9 +25,10 @@ DEMO_QA = (
 
 
 def make_video(
-    path: Path, source: str = "testsrc", seconds: float = 4.0, size: str = "160x120"
+    path: Path, source: str = "testsrc", seconds: float = 4.0, size: str = "160x120", gop: int = 10
 ) -> Path:
-    """Encode an H.264 test pattern (lavfi `source`) to `path`."""
+    """Encode an H.264 test pattern (lavfi `source`, 10 fps, a keyframe at least every `gop`
+    frames) to `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     run_ffmpeg(
         [
@@ -40,7 +41,7 @@ def make_video(
             "-pix_fmt",
             "yuv420p",
             "-g",
-            "10",
+            str(gop),
             str(path),
         ]
     )
