@@ -4,8 +4,14 @@ By default consecutive CPU-only stages are fused into one operator (`ray.fuse_cp
 each worker runs the whole chain on its item, which keeps every core busy without a pool
 per stage. A GPU stage always gets an operator of its own, so CPU work (decode, resize)
 runs in CPU workers feeding a GPU actor pool; so does a stage that loads a model even on
-CPU (its pool size is its own). With fusion off, every stage is its own
-operator and scales on its own (large clusters).
+CPU (its pool size is its own), and a stage that takes its inputs in larger batches than the
+stages before it (validate: GX costs per call, not per row), so the stages before still
+stream one video at a time. With fusion off, every stage is its own operator and scales on
+its own (large clusters).
+
+Actor pools start at their full size and set up their stages (models, GX) as they start,
+and each actor holds one batch at a time: videos take seconds to minutes each, so a
+second batch queued behind a long one would idle another actor at the end of a run.
 """
 
 from __future__ import annotations
@@ -50,10 +56,12 @@ def plan_operators(specs: list[StageSpec], fuse_cpu_stages: bool) -> list[Operat
     operators: list[Operator] = []
     group: list[StageSpec] = []
     for spec in specs:
-        if spec.stage_cls.stands_alone(spec):
-            if group:
-                operators.append(_merge(group))
-                group = []
+        alone = spec.stage_cls.stands_alone(spec)
+        batch_changes = bool(group) and spec.resources.batch_size != group[0].resources.batch_size
+        if group and (alone or batch_changes):
+            operators.append(_merge(group))
+            group = []
+        if alone:
             operators.append(_merge([spec]))
         else:
             group.append(spec)
@@ -111,8 +119,13 @@ def add_operator(dataset: Any, operator: Operator, context: RunContext) -> Any:
             warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
             return dataset.map_batches(
                 StageChain,
-                fn_constructor_kwargs={"specs": specs, "context": context},
-                compute=ActorPoolStrategy(min_size=1, max_size=resources.concurrency),
+                fn_constructor_kwargs={"specs": specs, "context": context, "setup": True},
+                compute=ActorPoolStrategy(
+                    min_size=1,
+                    max_size=resources.concurrency,
+                    initial_size=resources.concurrency,
+                    max_tasks_in_flight_per_actor=1,
+                ),
                 # A dead actor fails the run instead of waiting for a restart that may never
                 # be scheduled (a hang); the rerun resumes from the last commit.
                 max_restarts=0,

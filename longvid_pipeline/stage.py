@@ -35,6 +35,11 @@ def cpu_seconds() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
+def _error_detail(exc: Exception) -> str:
+    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return detail + "\n" + traceback.format_exc(limit=6)
+
+
 class Reject(Exception):
     """Raised inside `process` to drop the whole input with a reason (not an error)."""
 
@@ -74,6 +79,7 @@ class Stage:
 
     name: ClassVar[str] = "stage"
     uses_actor: ClassVar[bool] = False
+    batched: ClassVar[bool] = False  # process_batch handles several inputs per call
     Config: ClassVar[type] = object
 
     def __init__(self, config: Any, context: RunContext) -> None:
@@ -105,15 +111,16 @@ class Stage:
         """Handle one live input and return it; raise `Reject` to drop it."""
         raise NotImplementedError
 
+    def process_batch(self, items: list[WorkItem]) -> None:
+        """Handle several live inputs at once, in place (stages whose cost is mostly per
+        call, like GX's per expectation, override this and set `batched`)."""
+        raise NotImplementedError
+
     def run_item(self, item: WorkItem) -> WorkItem:
         """Run `process` on one item with timing, accounting and rejects."""
         if not item.alive:
             return item
-        if not self._ready:
-            self.setup()
-            self._ready = True
-        account = item.account(self.name)
-        account.inputs += 1
+        self._setup_once()
         wall0, cpu0 = time.perf_counter(), cpu_seconds()
         try:
             item = self.process(item)
@@ -124,18 +131,47 @@ class Stage:
         except Exception as exc:  # one bad video must never stop the run; a full disk must
             if is_disk_full(exc):
                 raise
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            detail += "\n" + traceback.format_exc(limit=6)
-            item.reject_input(self.name, f"error_{type(exc).__name__}", detail)
-        account = item.account(self.name)
-        account.wall_s += time.perf_counter() - wall0
-        account.cpu_s += cpu_seconds() - cpu0
-        account.note_worker()
-        if item.alive:
-            account.passed += 1
-        else:
-            account.rejected += 1
+            item.reject_input(self.name, f"error_{type(exc).__name__}", _error_detail(exc))
+        self._account([item], time.perf_counter() - wall0, cpu_seconds() - cpu0)
         return item
+
+    def run_items(self, items: list[WorkItem]) -> list[WorkItem]:
+        """Run the stage on a batch: `process_batch` once for a batched stage (wall and CPU
+        shared evenly in the accounts; an error rejects every input of the call), else
+        `run_item` on each."""
+        live = [item for item in items if item.alive]
+        if not self.batched or len(live) < 2:
+            return [self.run_item(item) for item in items]
+        self._setup_once()
+        wall0, cpu0 = time.perf_counter(), cpu_seconds()
+        try:
+            self.process_batch(live)
+        except Exception as exc:
+            if is_disk_full(exc):
+                raise
+            for item in live:
+                if item.alive:
+                    item.reject_input(self.name, f"error_{type(exc).__name__}", _error_detail(exc))
+        self._account(live, time.perf_counter() - wall0, cpu_seconds() - cpu0)
+        return items
+
+    def _setup_once(self) -> None:
+        if not self._ready:
+            self.setup()
+            self._ready = True
+
+    def _account(self, items: list[WorkItem], wall_s: float, cpu_s: float) -> None:
+        """Each item's account: one input, passed or rejected, its share of the time."""
+        for item in items:
+            account = item.account(self.name)
+            account.inputs += 1
+            account.wall_s += wall_s / len(items)
+            account.cpu_s += cpu_s / len(items)
+            account.note_worker()
+            if item.alive:
+                account.passed += 1
+            else:
+                account.rejected += 1
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         """Ray Data batch entry point: JSON items in, JSON items out, same shape always."""
@@ -153,7 +189,7 @@ def run_batch(stages: list[Stage], batch: dict[str, np.ndarray]) -> dict[str, li
         for item, blob in zip(items, blobs, strict=True):
             item.blob = bytes(blob) if blob is not None and len(blob) else None
     for stage in stages:
-        items = [stage.run_item(item) for item in items]
+        items = stage.run_items(items)
     return {
         "input_id": [item.input_id for item in items],
         ITEM_COLUMN: [item.to_json() for item in items],
@@ -192,8 +228,11 @@ class StageChain:
     have to reserve a CPU for each stage's idle pool (which can leave no CPU for the next
     stage: a deadlock on 2 cores)."""
 
-    def __init__(self, specs: list[StageSpec], context: RunContext) -> None:
+    def __init__(self, specs: list[StageSpec], context: RunContext, setup: bool = False) -> None:
         self.stages = [spec.stage_cls(spec.config, context) for spec in specs]
+        if setup:  # an actor sets up as it starts, before its first input arrives
+            for stage in self.stages:
+                stage._setup_once()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         return run_batch(self.stages, batch)

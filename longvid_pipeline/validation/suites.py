@@ -44,6 +44,7 @@ from longvid_pipeline.validation.suite_files import (
 )
 
 Validation = dict[str, dict[str, dict[str, int]]]
+Group = tuple[list[Row], Video, Related]  # one item's rows of a table, its video, its other rows
 
 ROW_LEVEL_BASES = ("ColumnMapExpectation", "ColumnPairMapExpectation", "MulticolumnMapExpectation")
 UNIQUENESS_TYPES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
@@ -153,21 +154,22 @@ def load_suite_spec(table: str) -> SuiteSpec:
     return SuiteSpec(table, expectations, derived, sorted(used), parameters)
 
 
-def build_frame(
-    spec: SuiteSpec, rows: list[Row], video: Video, related: Related | None = None
-) -> pd.DataFrame:
-    """The contract columns GX reads, plus derived helpers; index = position in `rows`.
+def build_frame(spec: SuiteSpec, groups: list[Group]) -> pd.DataFrame:
+    """The contract columns GX reads, plus derived helpers, for the rows of every group
+    (one item's rows, its video row and its rows of other tables) one after another;
+    index = position overall.
 
     List and struct columns stay out unless an expectation names them: derivations read
     them from the row, and GX plans faster on a narrow frame of scalars.
     """
     records = []
-    for row in rows:
-        record = {column: row.get(column) for column in spec.row_columns}
-        record.update({d.name: d.value(row, video, related or {}) for d in spec.derived})
-        records.append(record)
+    for rows, video, related in groups:
+        for row in rows:
+            record = {column: row.get(column) for column in spec.row_columns}
+            record.update({d.name: d.value(row, video, related) for d in spec.derived})
+            records.append(record)
     columns = spec.row_columns + [d.name for d in spec.derived]
-    return pd.DataFrame.from_records(records, columns=columns, index=range(len(rows)))
+    return pd.DataFrame.from_records(records, columns=columns, index=range(len(records)))
 
 
 # --------------------------------------------------------------------------- running
@@ -234,26 +236,86 @@ class SuiteRunner:
         """Validate `rows` of `table` (one batch) and name each failing row's expectations.
 
         `related`: the item's rows of other tables, for cross-table derivations."""
+        return self.run_groups(table, [(rows, video, related or {})], parameters)[0]
+
+    def run_groups(
+        self, table: str, groups: list[Group], parameters: dict[str, Any]
+    ) -> list[TableOutcome]:
+        """Validate several items' rows of `table` in one GX run; one outcome per group.
+
+        GX's cost is mostly per expectation and run (~8 ms each), not per row, so items
+        are validated together. Each group's outcome is what validating it alone gives:
+        failing rows by position in the group, uniqueness within the group (across items
+        it is the writer's), and counts of the rows evaluated in the group.
+        """
         spec = self.specs[table]
-        frame = build_frame(spec, rows, video, related)
+        frame = build_frame(spec, groups)
         batch = self._batches[table].get_batch(batch_parameters={"dataframe": frame})
         result = batch.validate(
             self._suites[table],
             result_format={"result_format": "COMPLETE"},
             expectation_parameters={k: parameters[k] for k in spec.parameters},
         )
-        counts: dict[str, dict[str, int]] = {}
-        failures: dict[int, list[str]] = {}
-        for expectation_result in result.results:
-            name, failed, evaluated = _read_result(table, frame, expectation_result)
-            counts[name] = {"evaluated": evaluated, "failed": len(failed)}
-            for position in failed:
-                failures.setdefault(position, []).append(name)
-        return TableOutcome(counts=counts, failures=failures)
+        return _outcomes_by_group(
+            table, frame, result.results, [len(rows) for rows, _, _ in groups]
+        )
+
+
+def _outcomes_by_group(
+    table: str, frame: pd.DataFrame, results: list[Any], sizes: list[int]
+) -> list[TableOutcome]:
+    """Split one GX run's results over the groups of rows it validated, in order."""
+    bounds = _group_bounds(sizes)
+    outcomes = [TableOutcome(counts={}, failures={}) for _ in sizes]
+    for expectation_result in results:
+        name, failed, evaluated = _read_result(table, frame, expectation_result)
+        config = expectation_result.expectation_config
+        per_group = _evaluated_per_group(frame, config, bounds)
+        if sum(per_group) != evaluated:
+            raise SuiteError(f"{table}: {name}: cannot split its counts by item")
+        for outcome, (start, end), count in zip(outcomes, bounds, per_group, strict=True):
+            mine = [p - start for p in failed if start <= p < end]
+            if config.type in UNIQUENESS_TYPES:  # within the group only: across is the writer's
+                group = frame.iloc[start:end].reset_index(drop=True)
+                mine = _later_occurrences(group, _columns_of(config.kwargs), mine)
+            outcome.counts[name] = {"evaluated": count, "failed": len(mine)}
+            for position in mine:
+                outcome.failures.setdefault(position, []).append(name)
+    return outcomes
+
+
+def _group_bounds(sizes: list[int]) -> list[tuple[int, int]]:
+    bounds, start = [], 0
+    for size in sizes:
+        bounds.append((start, start + size))
+        start += size
+    return bounds
+
+
+def _evaluated_per_group(
+    frame: pd.DataFrame, config: Any, bounds: list[tuple[int, int]]
+) -> list[int]:
+    """Rows each group has in the expectation's domain: GX skips rows whose value is
+    missing (a column map), both values (a pair, by default) or all (multicolumn), and
+    counts every row for a null check. The caller checks the sum against GX's count."""
+    columns = _columns_of(config.kwargs)
+    if config.type == "expect_column_values_to_not_be_null" or not columns:
+        missing = pd.Series(False, index=frame.index)
+    else:
+        nulls = frame[columns].isna()
+        rule = config.kwargs.get("ignore_row_if", "both_values_are_missing")
+        if len(columns) == 1 or rule in ("both_values_are_missing", "all_values_are_missing"):
+            missing = nulls.all(axis=1)
+        elif rule in ("either_value_is_missing", "any_value_is_missing"):
+            missing = nulls.any(axis=1)
+        else:
+            missing = pd.Series(False, index=frame.index)
+    return [int((~missing.iloc[start:end]).sum()) for start, end in bounds]
 
 
 def _read_result(table: str, frame: pd.DataFrame, result: Any) -> tuple[str, list[int], int]:
-    """(name, failing row positions, rows evaluated) of one expectation's result."""
+    """(name, failing row positions, rows evaluated) of one expectation's result (for a
+    uniqueness expectation, every row of a repeated value: `_later_occurrences` picks)."""
     config = result.expectation_config
     name = config.meta["name"]
     _raise_on_exception(table, name, result.exception_info or {})
@@ -264,8 +326,6 @@ def _read_result(table: str, frame: pd.DataFrame, result: Any) -> tuple[str, lis
     positions = sorted({int(i) for i in details.get("unexpected_index_list") or []})
     if not result.success and not positions and details.get("unexpected_count"):
         raise SuiteError(f"{table}: {name} failed but GX named no rows")
-    if config.type in UNIQUENESS_TYPES:
-        positions = _later_occurrences(frame, _columns_of(config.kwargs), positions)
     return name, positions, evaluated
 
 

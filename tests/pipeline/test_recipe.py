@@ -194,9 +194,13 @@ def test_cpu_stages_fuse_into_one_operator_and_gpu_stages_stand_alone() -> None:
         ["stages.caption.resources.num_gpus=1", "stages.segment.resources.concurrency=3"],
     )
     fused = plan_operators(recipe.stages, fuse_cpu_stages=True)
-    assert [op.name for op in fused] == ["fetch+segment", "caption", "qa+validate"]
+    # validate takes batches of 8 inputs: it stands alone so qa still streams one by one
+    assert [op.name for op in fused] == ["fetch+segment", "caption", "qa", "validate"]
     assert fused[0].resources.concurrency == 3 and fused[0].uses_actor
     assert fused[1].resources.num_gpus == 1
+    assert (fused[3].resources.batch_size, fused[3].resources.num_cpus) == (8, 0.0)
+    cpu_only = plan_operators(load_recipe(RECIPE_DIR / "demo.yaml").stages, fuse_cpu_stages=True)
+    assert [op.name for op in cpu_only] == ["fetch+segment+caption+qa", "validate"]
     separate = plan_operators(recipe.stages, fuse_cpu_stages=False)
     assert [op.name for op in separate] == ["fetch", "segment", "caption", "qa", "validate"]
     assert [op.uses_actor for op in separate] == [False, True, True, False, True]

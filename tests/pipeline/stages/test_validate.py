@@ -515,3 +515,29 @@ def test_every_evidence_span_lies_in_kept_clips(stage: ValidateStage) -> None:
     assert reject["detail"] == f"failed: {BETWEEN}(_evidence_uncovered_s)"
     assert json.loads(reject["row_json"])["evidence_end_s"] == 62.5
     assert derived.uncovered_stretch(0.0, 10.0, [(2.0, 4.0), (3.0, 9.5)]) == 2.0
+
+
+def test_a_batch_of_items_validates_as_each_alone(stage: ValidateStage) -> None:
+    """One GX run per table for several items gives each item what validating it alone
+    gives: its failing rows, uniqueness within the item only, counts of its own rows."""
+    items = [make_item(clips=3 + i, qa=4 + i) for i in range(len(CASES))]
+    for item, (_, _, breaker, _) in zip(items, CASES, strict=True):
+        breaker(item)
+    items[1].clips[0]["caption"] = None  # a null: not evaluated in this item only
+    items[2].video["duration_s"] = 0.0  # the whole input goes; the rest of the batch stays
+    items[3].qa.append(copy.deepcopy(items[4].qa[0]))  # the same id in two items: the writer's
+    alone = [stage.run_item(copy.deepcopy(item)) for item in items]
+    together = stage.run_items([copy.deepcopy(item) for item in items])
+    strip = ("rejected_at",)
+    for one, other in zip(alone, together, strict=True):
+        assert (one.video, one.clips, one.qa, one.validation) == (
+            other.video,
+            other.clips,
+            other.qa,
+            other.validation,
+        )
+        assert [{k: v for k, v in r.items() if k not in strip} for r in one.rejects] == [
+            {k: v for k, v in r.items() if k not in strip} for r in other.rejects
+        ]
+        assert other.accounts["validate"].inputs == 1
+    assert not together[2].alive and all(i.alive for i in together[:2] + together[3:])
