@@ -168,11 +168,19 @@ def make_demo_video(folder: Path, seed: int, seconds: float) -> Video:
     return Video(path, list(sidecar["cuts_s"]), seconds)
 
 
-def make_textured_video(folder: Path, seed: int, seconds: float) -> Video:
+def make_textured_video(
+    folder: Path,
+    seed: int,
+    seconds: float,
+    size: tuple[int, int] = (640, 360),
+    encode: list[str] = ENCODE,
+    name: str = "textured",
+) -> Video:
     """Hard cuts every 2-12 s between textured, moving, noisy sources; cuts on known frames.
 
     No two neighbouring scenes share a source. A sine audio track makes the file look
-    like a normalized download (the decode pass demuxes past its packets).
+    like a normalized download (the decode pass demuxes past its packets). Sources are
+    drawn at 640x360 and scaled to `size` before the noise, so the grain is at full size.
     """
     rng = random.Random(seed)
     total_frames, done, previous = int(round(seconds * FPS)), 0, None
@@ -184,8 +192,9 @@ def make_textured_video(folder: Path, seed: int, seconds: float) -> Video:
             frames = total_frames - done
         source = rng.choice([s for s in TEXTURED_SOURCES if s != previous])
         previous = source
+        scale = "" if size == (640, 360) else f"scale={size[0]}:{size[1]}:flags=bicubic,"
         chain = (
-            f"{source},trim=end_frame={frames},setpts=PTS-STARTPTS,"
+            f"{source},trim=end_frame={frames},setpts=PTS-STARTPTS,{scale}"
             f"noise=alls={TEXTURE_NOISE}:allf=t+u:all_seed={seed * 1000 + len(cuts)},"
             "format=yuv420p,setsar=1"
         )
@@ -194,11 +203,11 @@ def make_textured_video(folder: Path, seed: int, seconds: float) -> Video:
             cuts.append(done / FPS)
         done += frames
     scenes = len(cuts) + 1
-    path = folder / f"textured{seed}.mp4"
+    path = folder / f"{name}{seed}.mp4"
     run_ffmpeg([
         *inputs, "-f", "lavfi", "-i", f"sine=f=440:d={total_frames / FPS}",
         "-filter_complex", "".join(f"[{i}]" for i in range(scenes)) + f"concat=n={scenes}:v=1:a=0[v]",
-        "-map", "[v]", "-map", f"{scenes}:a", *ENCODE, "-c:a", "aac", "-b:a", "64k", str(path),
+        "-map", "[v]", "-map", f"{scenes}:a", *encode, "-c:a", "aac", "-b:a", "64k", str(path),
     ])  # fmt: skip
     return Video(path, cuts, total_frames / FPS)
 

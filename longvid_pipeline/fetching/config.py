@@ -30,7 +30,17 @@ class FetchConfig:
     )
     max_height: int = param(720, "normalized video height cap (pixels)", min=16)
     keyframe_interval_s: float = param(
-        2.0, "max seconds between keyframes after normalizing", min=0.1
+        2.0, "seconds between keyframes of a re-encoded video", min=0.1
+    )
+    # 10 s keeps uploads made with x264's default keyframe rule (keyint 250: 8.3 s at 30
+    # fps, 10 s at 25) as they came: re-encoding them cost 6.5x the segment stage's CPU
+    # (benchmarks/normalize.py, docs/sizing.md), seeking in them ~4x a 2 s-keyframe file.
+    max_keyframe_gap_s: float = param(
+        10.0,
+        "a video whose keyframes lie further apart than this is re-encoded; below, it is"
+        " kept as it came and readers decode from the keyframe before each timestamp (2.0:"
+        " re-encode nearly every real video)",
+        min=0.1,
     )
     retries: int = param(
         3, "extra attempts after a transient failure (5xx, 408, 429, timeout)", min=0
@@ -58,4 +68,10 @@ class FetchConfig:
     )
     keep_rejected_media: bool = param(
         False, "debug: keep the normalized media of inputs rejected after fetch (else deleted)"
+    )
+    encoder: str = param(
+        "libx264",
+        "H.264 encoder of re-encodes: libx264 (CPU); h264_nvenc (an NVIDIA GPU); auto:"
+        " h264_nvenc when ffmpeg has it and a GPU is present, else libx264",
+        choices=("libx264", "h264_nvenc", "auto"),
     )

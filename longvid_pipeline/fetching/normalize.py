@@ -1,9 +1,15 @@
 """Normalize fetched media into the one shape later stages rely on, and check it is whole.
 
 Every later stage seeks by timestamp in the normalized file, so it must be H.264 yuv420p
-MP4 no taller than `max_height` with a keyframe at least every `keyframe_interval_s`
-(a seek then decodes at most that much). A file that already conforms is stream-copied
-(seconds for an hour of video); anything else is re-encoded once.
+MP4 no taller than `max_height` with keyframes at most `max_keyframe_gap_s` apart (a
+seek then decodes at most that much). A file that already conforms is stream-copied
+(seconds for an hour of video); anything else is re-encoded once, with a keyframe every
+`keyframe_interval_s`, by libx264 or, on a machine with an NVIDIA GPU, h264_nvenc.
+
+Why the gap rule is a recipe key: real videos mostly have keyframes 4-10 s apart
+(x264's default keyint is 250 frames), and re-encoding them only for that costs several
+times the segment stage's decode; keeping them makes each sparse seek decode up to the
+gap instead (benchmarks/normalize.py measures both).
 
 `scan_packets` demuxes every packet without decoding: one cheap pass gives both the
 keyframe gaps (for `needs_reencode`) and where the data really ends (for truncation).
@@ -14,6 +20,8 @@ art) are never the video: the graphs map `V:0` and `main_video_stream` skips the
 
 from __future__ import annotations
 
+import functools
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,7 +29,12 @@ from typing import Any, Protocol
 import av
 
 from longvid_pipeline.files import atomic_path
-from longvid_pipeline.media.ffmpeg import normalize_copy, normalize_reencode, run_ffmpeg
+from longvid_pipeline.media.ffmpeg import (
+    ffmpeg_binary,
+    normalize_copy,
+    normalize_reencode,
+    run_ffmpeg,
+)
 from longvid_pipeline.media.probe import MediaInfo, main_video_stream
 
 # Audio codecs the MP4 muxer takes as they are; others are re-encoded to AAC.
@@ -38,8 +51,10 @@ class NormalizeSettings(Protocol):
 
     max_height: int
     keyframe_interval_s: float
+    max_keyframe_gap_s: float
     video_crf: int
     video_preset: str
+    encoder: str
 
 
 class MediaDamaged(Exception):
@@ -185,12 +200,12 @@ def needs_reencode(
     if info.audio_codec is not None and info.audio_codec not in MP4_AUDIO_CODECS:
         return f"audio codec {info.audio_codec}"
     frame_s = 1.0 / info.fps if info.fps > 0 else 0.0
-    if scan.max_keyframe_gap_s > config.keyframe_interval_s + frame_s + 1e-6:
-        return f"keyframe gap {scan.max_keyframe_gap_s:.2f}s > {config.keyframe_interval_s}s"
+    if scan.max_keyframe_gap_s > config.max_keyframe_gap_s + frame_s + 1e-6:
+        return f"keyframe gap {scan.max_keyframe_gap_s:.2f}s > {config.max_keyframe_gap_s}s"
     return None
 
 
-def reencode(src: Path, dst: Path, config: NormalizeSettings) -> Any:
+def reencode(src: Path, dst: Path, config: NormalizeSettings, encoder: str = "libx264") -> Any:
     """The re-encode graph with the recipe's height cap, keyframe interval, preset and CRF."""
     return normalize_reencode(
         src,
@@ -199,7 +214,47 @@ def reencode(src: Path, dst: Path, config: NormalizeSettings) -> Any:
         keyframe_interval_s=config.keyframe_interval_s,
         preset=config.video_preset,
         crf=config.video_crf,
+        encoder=encoder,
     )
+
+
+@functools.lru_cache(maxsize=4)
+def resolve_encoder(name: str, ffmpeg: str) -> str:
+    """The encoder `name` stands for on this machine: "auto" is h264_nvenc when ffmpeg was
+    built with it and an NVIDIA GPU is present, else libx264.
+
+    Raises:
+        EncoderMissing: h264_nvenc is asked for by name and this machine cannot run it.
+    """
+    if name == "libx264":
+        return name
+    available = _has_nvenc(ffmpeg) and _gpu_present()
+    if name == "auto":
+        return "h264_nvenc" if available else "libx264"
+    if not available:
+        raise EncoderMissing(
+            f"fetch.encoder {name}: ffmpeg {ffmpeg} lacks it or no NVIDIA GPU is present;"
+            " use libx264 or auto"
+        )
+    return name
+
+
+class EncoderMissing(RuntimeError):
+    """The recipe names an encoder this machine does not have."""
+
+
+def _has_nvenc(ffmpeg: str) -> bool:
+    try:
+        listed = subprocess.run(
+            [ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=30
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return " h264_nvenc " in listed
+
+
+def _gpu_present() -> bool:
+    return Path("/dev/nvidia0").exists() or Path("/dev/nvidiactl").exists()
 
 
 def normalize(
@@ -218,7 +273,9 @@ def normalize(
     src, dst = Path(src), Path(dst)
     reason = needs_reencode(src, info, config, scan)
     with atomic_path(dst, suffix=".mp4") as partial:
-        run_ffmpeg(
-            normalize_copy(src, partial) if reason is None else reencode(src, partial, config)
-        )
+        if reason is None:
+            run_ffmpeg(normalize_copy(src, partial))
+        else:
+            encoder = resolve_encoder(config.encoder, ffmpeg_binary())
+            run_ffmpeg(reencode(src, partial, config, encoder))
     return "copy" if reason is None else "reencode"

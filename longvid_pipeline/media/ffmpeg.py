@@ -73,6 +73,23 @@ def normalize_copy(src: str | Path, dst: str | Path) -> Graph:
     return ffmpeg.output(video, audio, str(dst), c="copy", **MP4)
 
 
+# x264 preset -> the NVENC preset of about the same place on the speed/size curve.
+NVENC_PRESETS = {
+    "ultrafast": "p1", "superfast": "p1", "veryfast": "p2", "faster": "p3", "fast": "p4",
+    "medium": "p5", "slow": "p6",
+}  # fmt: skip
+
+
+def video_codec(encoder: str, preset: str, crf: int) -> dict[str, Any]:
+    """Encoder options: libx264 at CRF, or NVENC at the same constant quality (-cq)."""
+    if encoder == "h264_nvenc":
+        return {
+            "c:v": "h264_nvenc", "preset": NVENC_PRESETS[preset], "rc": "vbr", "cq": crf,
+            "b:v": 0, "forced-idr": 1,
+        }  # fmt: skip
+    return {"c:v": "libx264", "preset": preset, "crf": crf}
+
+
 def normalize_reencode(
     src: str | Path,
     dst: str | Path,
@@ -81,9 +98,11 @@ def normalize_reencode(
     keyframe_interval_s: float,
     preset: str,
     crf: int,
+    encoder: str = "libx264",
 ) -> Graph:
     """H.264 yuv420p at an even height capped at `max_height`, a keyframe at least every
-    `keyframe_interval_s`, AAC audio.
+    `keyframe_interval_s`, AAC audio; `encoder` libx264 (CPU) or h264_nvenc (an NVIDIA GPU,
+    at about the same place on the speed/size curve and the same constant quality).
 
     ffmpeg's default autorotate applies any rotation before scaling, so `ih` is the
     displayed height and the output carries no rotation.
@@ -96,7 +115,8 @@ def normalize_reencode(
         scaled,
         audio,
         str(dst),
-        **{"c:v": "libx264", "preset": preset, "crf": crf, "c:a": "aac", "b:a": "128k"},
+        **video_codec(encoder, preset, crf),
+        **{"c:a": "aac", "b:a": "128k"},
         force_key_frames=f"expr:gte(t,n_forced*{keyframe_interval_s})",
         **MP4,
     )

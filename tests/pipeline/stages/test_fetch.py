@@ -246,7 +246,8 @@ def test_conforming_download_is_stream_copied(tmp_path: Path, server: _Server) -
 
 
 def test_sparse_keyframes_are_reencoded(tmp_path: Path, server: _Server) -> None:
-    video = _assert_good(_run(tmp_path, server.url("/sparse.mp4")), tmp_path, "reencode")
+    config = replace(TEST_CONFIG, max_keyframe_gap_s=2.0)  # the file's gap is 5 s
+    video = _assert_good(_run(tmp_path, server.url("/sparse.mp4"), config), tmp_path, "reencode")
     scan = scan_packets(tmp_path / video["uri"])
     assert 0 < scan.max_keyframe_gap_s <= 2.0 + 1 / 25
     assert video["audio_codec"] is None
