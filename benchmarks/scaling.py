@@ -1,0 +1,138 @@
+"""Scaling on one machine: the same demo build with Ray given 1 and 2 CPUs, and 10x more
+inputs with flat memory and a bounded object store.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/scaling.py speedup [--repeats 3]
+    PYTHONPATH=. .venv/bin/python benchmarks/scaling.py inputs [--counts 6 60]
+
+`speedup`: the default demo world (6 videos, 3-6 min, 640x360; rendered once into
+WORK/demo_world) built with `ray.num_cpus` 1 and 2, alternating, `--repeats` times each,
+each build in a fresh driver process (benchmarks/builds.py). Prints the median wall
+times and their ratio, the one-minute load average around every build (the machine is
+shared: wall times move with it), and from the manifest each stage's share of stage CPU
+and its busy share (stage wall summed over inputs / (run wall x CPUs)): the stage that
+bounds the run is the one whose busy share is highest. `--world` picks another size.
+
+`inputs`: short demo videos (30-60 s at 320x180) built with 2 CPUs at each of `--counts`
+inputs. Prints driver and worker peak RSS (VmHWM; workers measure themselves in the
+stage accounts), wall time per input, and the most objects the object store and the
+driver held at once (polled every 0.5 s: plasma objects on every node, object
+references in scope in the driver), which must not grow with the input count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from builds import load_average, render_world, run_build  # noqa: E402
+
+SHORT_WORLD = [
+    "source.demo.min_duration_s=30",
+    "source.demo.max_duration_s=60",
+    "source.demo.max_scene_s=20",
+    "source.demo.width=320",
+    "source.demo.height=180",
+]
+
+
+def stage_shares(build: dict[str, Any], cpus: int) -> dict[str, dict[str, float]]:
+    stages = build["stages"]
+    total_cpu = sum(stage["cpu_s"] for stage in stages.values()) or 1.0
+    return {
+        name: {
+            "cpu_share": round(stage["cpu_s"] / total_cpu, 3),
+            "busy_share": round(stage["wall_s"] / (build["run_wall_s"] * cpus), 3),
+        }
+        for name, stage in stages.items()
+    }
+
+
+def speedup(work: Path, repeats: int, world: list[str]) -> dict[str, Any]:
+    out = work / "demo"
+    render_world(out, world)
+    walls: dict[int, list[float]] = {1: [], 2: []}
+    runs = []
+    for _ in range(repeats):
+        for cpus in (1, 2):
+            build = run_build(out, [*world, f"ray.num_cpus={cpus}"])
+            walls[cpus].append(build["run_wall_s"])
+            runs.append(
+                {
+                    "cpus": cpus,
+                    "wall_s": build["run_wall_s"],
+                    "load": [build["load_before"], build["load_after"]],
+                    "stage_cpu_s": round(sum(s["cpu_s"] for s in build["stages"].values()), 1),
+                    "stages": stage_shares(build, cpus),
+                }
+            )
+            print(json.dumps(runs[-1]), flush=True)
+    median = {cpus: statistics.median(values) for cpus, values in walls.items()}
+    return {
+        "median_wall_s": median,
+        "wall2_over_wall1": round(median[2] / median[1], 3),
+        "pairwise_ratios": [round(b / a, 3) for a, b in zip(walls[1], walls[2], strict=True)],
+        "runs": runs,
+    }
+
+
+def inputs(work: Path, counts: list[int]) -> dict[str, Any]:
+    results = []
+    for count in counts:
+        out = work / f"inputs_{count}"
+        settings = [*SHORT_WORLD, f"source.demo.videos={count}", "ray.num_cpus=2"]
+        render_world(out, settings)
+        build = run_build(out, settings, watch_store=True)
+        results.append(
+            {
+                "inputs": count,
+                "video_hours": build["video_hours"],
+                "wall_s": build["run_wall_s"],
+                "wall_s_per_input": round(build["run_wall_s"] / count, 2),
+                "load": [build["load_before"], build["load_after"]],
+                "driver_peak_rss_mb": build["driver_peak_rss_mb"],
+                "worker_peak_rss_mb": {n: s["peak_rss_mb"] for n, s in build["stages"].items()},
+                "stage_cpu_s": round(sum(s["cpu_s"] for s in build["stages"].values()), 1),
+                "store": build["store"],
+            }
+        )
+        print(json.dumps(results[-1]), flush=True)
+    first, last = results[0], results[-1]
+    return {
+        "runs": results,
+        "ratios_last_over_first": {
+            "inputs": round(last["inputs"] / first["inputs"], 1),
+            "wall": round(last["wall_s"] / first["wall_s"], 2),
+            "stage_cpu": round(last["stage_cpu_s"] / first["stage_cpu_s"], 2),
+            "driver_peak_rss": round(last["driver_peak_rss_mb"] / first["driver_peak_rss_mb"], 3),
+            "worker_peak_rss": {
+                name: round(peak / first["worker_peak_rss_mb"][name], 3)
+                for name, peak in last["worker_peak_rss_mb"].items()
+            },
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("what", choices=("speedup", "inputs"))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--counts", type=int, nargs="+", default=[6, 60])
+    parser.add_argument("--world", nargs="*", default=[], help="demo world overrides")
+    parser.add_argument("--work", default="/tmp/longvid-scaling")
+    args = parser.parse_args()
+    work = Path(args.work)
+    started = load_average()
+    if args.what == "speedup":
+        report = speedup(work, args.repeats, args.world)
+    else:
+        report = inputs(work, args.counts)
+    print(json.dumps({"load_at_start": started, "load_at_end": load_average(), **report}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
