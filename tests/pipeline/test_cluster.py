@@ -116,6 +116,9 @@ def test_three_nodes_share_the_work_and_losing_one_loses_nothing(
     assert proc.returncode == 0 or "rerun the same command" in stderr, stderr[-2000:]
     assert proc.returncode != 0 or len(committed) == 6
 
+    # Ray declares a killed node dead only after missed health checks; a rerun started
+    # before that can place an actor on it (it dies unstarted and the rerun stops).
+    cluster.wait_for_nodes(timeout=RUN_TIMEOUT_S)
     rerun = run(args)  # on the head and the worker left
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert len({i for record in read_commits(out) for i in record["input_ids"]}) == 6
