@@ -55,7 +55,7 @@ from longvid_pipeline.stages.segment import SegmentStage  # noqa: E402
 # uploads are encoded; veryfast only to keep making the inputs cheap.
 YOUTUBE_LIKE = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
 MODES: dict[str, dict[str, Any]] = {
-    "reencode": {},
+    "reencode": {"max_keyframe_gap_s": 2.0},  # the old rule: keyframes at most 2 s apart
     "keep": {"max_keyframe_gap_s": 10.0},
     "reencode_360": {"max_height": 360},
 }
