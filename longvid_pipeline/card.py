@@ -175,7 +175,23 @@ def card_markdown(
     return "\n".join(lines)
 
 
+# A bar plot shows at most this many categories (the largest; the rest summed as "other"):
+# a column with thousands of distinct values must not cost minutes of tick-label layout.
+MAX_BARS = 24
+
+
+def _top_categories(labels: list[str], values: list[float]) -> tuple[list[str], list[float]]:
+    """The MAX_BARS - 1 largest categories in their order, the rest summed into "other"."""
+    if len(values) <= MAX_BARS:
+        return labels, values
+    ranked = sorted(range(len(values)), key=lambda index: -values[index])
+    kept = sorted(ranked[: MAX_BARS - 1])
+    other = sum(values[index] for index in ranked[MAX_BARS - 1 :])
+    return [labels[i] for i in kept] + ["other"], [values[i] for i in kept] + [other]
+
+
 def _bar(axes: Any, labels: list[str], values: list[float], title: str) -> None:
+    labels, values = _top_categories(labels, values)
     axes.bar(range(len(values)), values, color="#4878a8")
     axes.set_xticks(range(len(values)), labels, rotation=30, ha="right")
     axes.set_title(title)
