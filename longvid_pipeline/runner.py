@@ -25,6 +25,7 @@ from typing import Any
 
 from longvid_pipeline.card import CARD_DIR
 from longvid_pipeline.errors import DiskFullError, RunFailed, is_disk_full
+from longvid_pipeline.feed import spool_items, spooled_dataset
 from longvid_pipeline.fetching.coordination import CLAIMS_DIR, VideoClaims
 from longvid_pipeline.handoff import DuplicateHandoff, run_passes
 from longvid_pipeline.inputs import open_inputs
@@ -152,16 +153,16 @@ def _ray_pass(items: list[WorkItem], recipe: Recipe, context: RunContext) -> Ite
     problem = check_fits(operators, available.get("CPU", 0.0), available.get("GPU", 0.0))
     if problem:
         raise RunFailed(problem)
-    rows = [{"input_id": item.input_id, ITEM_COLUMN: item.to_json()} for item in items]
-    dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
-    for operator in operators:
-        dataset = add_operator(dataset, operator, context)
-    for number, batch in enumerate(
-        dataset.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=2), start=1
-    ):
-        for text in batch[ITEM_COLUMN]:
-            yield WorkItem.from_json(str(text))
-        log.info("finished %d/%d inputs", number, len(items))
+    with spool_items(Path(context.out_dir), items) as (spool, spans):
+        dataset = spooled_dataset(spool, spans)
+        for operator in operators:
+            dataset = add_operator(dataset, operator, context)
+        for number, batch in enumerate(
+            dataset.iter_batches(batch_size=1, batch_format="numpy", prefetch_batches=2), start=1
+        ):
+            for text in batch[ITEM_COLUMN]:
+                yield WorkItem.from_json(str(text))
+            log.info("finished %d/%d inputs", number, len(items))
 
 
 def _run_streaming(

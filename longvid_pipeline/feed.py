@@ -1,0 +1,87 @@
+"""How a pass's work items enter Ray Data without the driver holding them as objects.
+
+`ray.data.from_items(rows, override_num_blocks=len(rows))` puts every row into Ray at once,
+owned by the driver (small objects live in the owner's own memory store): a 114k-input
+build is 114k objects in the driver before the first input runs. Instead the runner
+spools the pass's items to one JSONL file under OUT/.tmp (one line each) and hands Ray
+Data one read task per item holding only that line's byte range. The streaming executor
+starts reads only as the stages downstream take work, so the number of items alive as
+blocks is bounded by the pipeline's backpressure, not by the number of inputs; and an
+item is one block, so every input is its own task as before (no input waits behind
+another in the same block).
+
+The spool lives on OUT's filesystem, which every node already shares (claims, media);
+it is removed when the pass ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from longvid_pipeline.item import ITEM_COLUMN, WorkItem
+
+SPOOL_DIR = ".tmp"
+
+
+def _read_line(path: str, offset: int, length: int) -> list[Any]:
+    """One item's block: its line of the spool as a one-row Arrow table."""
+    import pyarrow as pa
+
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        text = handle.read(length).decode()
+    input_id = WorkItem.from_json(text).input_id
+    return [pa.table({"input_id": [input_id], ITEM_COLUMN: [text]})]
+
+
+def _read_task(path: str, offset: int, length: int) -> Any:
+    from ray.data.block import BlockMetadata
+    from ray.data.datasource import ReadTask
+
+    metadata = BlockMetadata(num_rows=1, size_bytes=length, exec_stats=None, input_files=None)
+    return ReadTask(lambda: _read_line(path, offset, length), metadata)
+
+
+def spooled_dataset(path: Path, spans: list[tuple[int, int]]) -> Any:
+    """A Ray dataset of the spool's items, one read task (and block) per item."""
+    import ray.data
+    from ray.data.datasource import Datasource
+
+    class SpooledItems(Datasource):
+        """The spool's lines as read tasks; nothing of the items is held but offsets."""
+
+        def estimate_inmemory_data_size(self) -> int | None:
+            return sum(length for _, length in spans)
+
+        def get_read_tasks(
+            self, parallelism: int, per_task_row_limit: int | None = None, data_context: Any = None
+        ) -> list[Any]:
+            return [_read_task(str(path), offset, length) for offset, length in spans]
+
+    return ray.data.read_datasource(SpooledItems(), override_num_blocks=max(1, len(spans)))
+
+
+@contextlib.contextmanager
+def spool_items(
+    out: Path, items: Iterable[WorkItem]
+) -> Iterator[tuple[Path, list[tuple[int, int]]]]:
+    """Write `items` to a spool file under OUT/.tmp; yield its path and each line's span."""
+    folder = out / SPOOL_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"feed-{uuid.uuid4().hex}.jsonl"
+    spans: list[tuple[int, int]] = []
+    try:
+        with path.open("wb") as handle:
+            for item in items:
+                line = item.to_json().encode()
+                spans.append((handle.tell(), len(line)))
+                handle.write(line + b"\n")
+        yield path, spans
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
