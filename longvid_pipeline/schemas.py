@@ -10,6 +10,7 @@ reason, never a silently converted value.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,65 +82,120 @@ class RowProblem:
     reason: str
 
 
-def _value_problem(name: str, value: Any, field_type: pa.DataType) -> str | None:
-    """Reject conversions Arrow would perform silently (bool<->int, int->str, float->int)."""
-    if value is None:
-        return None
-    if pa.types.is_string(field_type) and not isinstance(value, str):
-        return f"{name}: expected string, got {type(value).__name__}"
-    if pa.types.is_integer(field_type) and (isinstance(value, bool) or not isinstance(value, int)):
-        return f"{name}: expected integer, got {type(value).__name__}"
-    if pa.types.is_floating(field_type) and (
-        isinstance(value, bool) or not isinstance(value, (int, float))
-    ):
-        return f"{name}: expected number, got {type(value).__name__}"
-    if pa.types.is_boolean(field_type) and not isinstance(value, bool):
-        return f"{name}: expected boolean, got {type(value).__name__}"
-    if pa.types.is_timestamp(field_type) and not isinstance(value, (str, datetime)):
-        return f"{name}: expected timestamp, got {type(value).__name__}"
-    if pa.types.is_list(field_type):
+# A value checker: (the value's dotted name, the value) -> why it does not fit, or None.
+Checker = Callable[[str, Any], "str | None"]
+
+
+def _kind_checker(expected: str, accepts: Callable[[Any], bool]) -> Checker:
+    def check(name: str, value: Any) -> str | None:
+        if value is None or accepts(value):
+            return None
+        return f"{name}: expected {expected}, got {type(value).__name__}"
+
+    return check
+
+
+def _list_checker(element: Checker) -> Checker:
+    def check(name: str, value: Any) -> str | None:
+        if value is None:
+            return None
         if not isinstance(value, list):
             return f"{name}: expected list, got {type(value).__name__}"
-        for index, element in enumerate(value):
-            problem = _value_problem(f"{name}[{index}]", element, field_type.value_type)
-            if problem:
-                return problem
-    if pa.types.is_struct(field_type):
+        for index, item in enumerate(value):
+            if element("", item) is not None:  # the name is only spelled out on failure
+                return element(f"{name}[{index}]", item)
+        return None
+
+    return check
+
+
+def _struct_checker(field_type: pa.StructType) -> Checker:
+    names = {sub.name for sub in field_type}
+    subs = [(sub.name, _checker(sub.type)) for sub in field_type]
+
+    def check(name: str, value: Any) -> str | None:
+        if value is None:
+            return None
         if not isinstance(value, dict):
             return f"{name}: expected object, got {type(value).__name__}"
-        extra = set(value) - {f.name for f in field_type}
+        extra = set(value) - names
         if extra:
             return f"{name}: unknown keys {sorted(extra)}"
-        for sub in field_type:
-            problem = _value_problem(f"{name}.{sub.name}", value.get(sub.name), sub.type)
+        for sub_name, sub_check in subs:
+            problem = sub_check(f"{name}.{sub_name}", value.get(sub_name))
             if problem:
                 return problem
-    return None
+        return None
+
+    return check
+
+
+@functools.cache
+def _checker(field_type: pa.DataType) -> Checker:
+    """The checker of one Arrow type, built once: the writer checks every value of every
+    row in the driver, so the type dispatch must not be redone per value. It refuses the
+    conversions Arrow would perform silently (bool<->int, int->str, float->int)."""
+    if pa.types.is_string(field_type):
+        return _kind_checker("string", lambda v: isinstance(v, str))
+    if pa.types.is_integer(field_type):
+        return _kind_checker("integer", lambda v: isinstance(v, int) and not isinstance(v, bool))
+    if pa.types.is_floating(field_type):
+        return _kind_checker(
+            "number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+        )
+    if pa.types.is_boolean(field_type):
+        return _kind_checker("boolean", lambda v: isinstance(v, bool))
+    if pa.types.is_timestamp(field_type):
+        return _kind_checker("timestamp", lambda v: isinstance(v, (str, datetime)))
+    if pa.types.is_list(field_type):
+        return _list_checker(_checker(field_type.value_type))
+    if pa.types.is_struct(field_type):
+        return _struct_checker(field_type)
+    return lambda name, value: None
+
+
+def _value_problem(name: str, value: Any, field_type: pa.DataType) -> str | None:
+    """Why `value` cannot be stored as `field_type` without a silent conversion, or None."""
+    return _checker(field_type)(name, value)
+
+
+@functools.cache
+def _field_checks(schema: pa.Schema) -> tuple[frozenset[str], list[tuple[str, bool, Checker]]]:
+    return frozenset(schema.names), [(f.name, f.nullable, _checker(f.type)) for f in schema]
 
 
 def row_problem(row: dict[str, Any], schema: pa.Schema) -> str | None:
     """The first reason `row` does not fit `schema`, or None when it fits."""
-    unknown = sorted(set(row) - set(schema.names))
-    if unknown:
-        return f"unknown columns {unknown}"
-    for fld in schema:
-        value = row.get(fld.name)
+    names, checks = _field_checks(schema)
+    if not names.issuperset(row):
+        return f"unknown columns {sorted(set(row) - names)}"
+    for name, nullable, check in checks:
+        value = row.get(name)
         if value is None:
-            if not fld.nullable:
-                return f"{fld.name}: missing required value"
+            if not nullable:
+                return f"{name}: missing required value"
             continue
         if isinstance(value, float) and value != value:  # NaN is never a valid value
-            return f"{fld.name}: NaN"
-        problem = _value_problem(fld.name, value, fld.type)
+            return f"{name}: NaN"
+        problem = check(name, value)
         if problem:
             return problem
     return None
 
 
-def _to_arrow_value(value: Any, field_type: pa.DataType) -> Any:
-    if value is not None and pa.types.is_timestamp(field_type) and isinstance(value, str):
-        return datetime.fromisoformat(value)
-    return value
+@functools.cache
+def _timestamp_names(schema: pa.Schema) -> tuple[str, ...]:
+    return tuple(f.name for f in schema if pa.types.is_timestamp(f.type))
+
+
+def _arrow_row(row: dict[str, Any], schema: pa.Schema) -> dict[str, Any]:
+    """`row` with every column of `schema` and ISO timestamps parsed (Arrow wants datetimes)."""
+    arrow_row = {name: row.get(name) for name in schema.names}
+    for name in _timestamp_names(schema):
+        value = arrow_row[name]
+        if isinstance(value, str):
+            arrow_row[name] = datetime.fromisoformat(value)
+    return arrow_row
 
 
 def conform_rows(table: str, rows: list[dict[str, Any]]) -> tuple[pa.Table, list[RowProblem]]:
@@ -152,7 +208,7 @@ def conform_rows(table: str, rows: list[dict[str, Any]]) -> tuple[pa.Table, list
         if reason:
             problems.append(RowProblem(row=row, reason=reason))
         else:
-            good.append({f.name: _to_arrow_value(row.get(f.name), f.type) for f in schema})
+            good.append(_arrow_row(row, schema))
     try:
         table_data = pa.Table.from_pylist(good, schema=schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, OverflowError) as exc:
