@@ -79,7 +79,9 @@ def test_transnetv2_f1_on_a_short_demo_video(tmp_path: Path, transnet_model) -> 
 def test_transnetv2_f1_on_demo_world(
     demo_videos: list[tuple[str, list[float]]], transnet_model
 ) -> None:
-    for path, truth in demo_videos:
+    # TransNetV2 sees 48x27 frames whatever the size: the 320x180 minute is enough (the
+    # 640x360 one doubled the longest test of the suite, ~45 CPU-s of inference each).
+    for path, truth in demo_videos[1:]:
         predicted = _detect(path, TransNetV2Detector(transnet_model, threshold=0.5, min_shot_s=0.6))
         assert cut_f1(predicted, truth, tolerance_s=0.5)[2] >= 0.95, (path, predicted, truth)
 
