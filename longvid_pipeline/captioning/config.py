@@ -144,7 +144,9 @@ class CaptionConfig:
 
     def __post_init__(self) -> None:
         problems = [
-            f"unknown backend {name!r}" for name in self.backends if name not in CAPTION_BACKENDS
+            f"backends: unknown backend {name!r}"
+            for name in self.backends
+            if name not in CAPTION_BACKENDS
         ]
         if not self.backends:
             problems.append("backends: name at least one")

@@ -159,7 +159,7 @@ def test_backends_come_from_the_registry_and_config_checks_the_names() -> None:
         (["transformers", "vllm"], "one model backend at a time"),
     ]:
         _, errors = build_section(CaptionConfig, {"backends": backends}, "stages.caption")
-        assert [error.key for error in errors] == ["stages.caption"]
+        assert [error.key for error in errors] == ["stages.caption.backends"]
         assert complaint in errors[0].message
 
 

@@ -76,15 +76,15 @@ def test_a_folder_of_videos_is_captioned_by_a_vlm_on_ray_actors(
 
 
 def test_without_a_model_the_recipe_says_how_to_set_one(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    recipe = load_recipe(RECIPE_DIR / "folder.yaml", ["source.path=/tmp"])
+    # The check reads the folder source: a folder of its own, never all of /tmp.
+    source = f"source.path={tmp_path}"
+    recipe = load_recipe(RECIPE_DIR / "folder.yaml", [source])
     operators = plan_operators(recipe.stages, fuse_cpu_stages=True)
     # validate takes 8 videos per GX run, so it gets an operator of its own
     assert [op.name for op in operators] == ["fetch+segment+caption+summarize+qa", "validate"]
-    assert (
-        main(["run", str(RECIPE_DIR / "folder.yaml"), "--check", "--set", "source.path=/tmp"]) == 0
-    )
+    assert main(["run", str(RECIPE_DIR / "folder.yaml"), "--check", "--set", source]) == 0
     notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("NOTE")]
     assert len(notes) == 2
     assert "no captioner configured" in notes[0]

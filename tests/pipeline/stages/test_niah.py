@@ -186,7 +186,7 @@ def test_benchmark_recipes_are_checked_before_any_work(tmp_path: Path) -> None:
             ],
         )
     keys = {problem.key for problem in caught.value.problems}
-    assert {"stages.fetch", "stages.niah.multi_hop", "stages.niah.frames"} <= keys
+    assert {"stages.fetch", "stages.niah.multi_hop.hops", "stages.niah.frames"} <= keys
     with pytest.raises(ConfigError) as caught:
         load_recipe(RECIPE_DIR / "demo.yaml", ["stages.niah={}"])
     assert "stages.niah" in {problem.key for problem in caught.value.problems}
