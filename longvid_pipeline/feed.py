@@ -63,7 +63,12 @@ def spooled_dataset(path: Path, spans: list[tuple[int, int]]) -> Any:
         ) -> list[Any]:
             return [_read_task(str(path), offset, length) for offset, length in spans]
 
-    return ray.data.read_datasource(SpooledItems(), override_num_blocks=max(1, len(spans)))
+    # Reading a line costs nothing: the read tasks ask for no CPU. With one CPU each they
+    # would wait forever whenever the stages' actor pools hold every CPU (check_fits lets
+    # them), since from_items' blocks needed no task at all.
+    return ray.data.read_datasource(
+        SpooledItems(), override_num_blocks=max(1, len(spans)), num_cpus=0
+    )
 
 
 @contextlib.contextmanager

@@ -62,7 +62,15 @@ def _run_eval(tmp_path: Path, demo_build: Path, model: dict, **data: object) -> 
         "output_dir": str(output),
         "baselines": ["blind"],
         "model": model,
-        "data": {"root": str(demo_build), "splits": ["test"], "workers": 1, **data},
+        # Grounding only: the demo's test split opens with caption and counting questions,
+        # all open, and these runs need both ways of answering within their first samples.
+        "data": {
+            "root": str(demo_build),
+            "splits": ["test"],
+            "tasks": ["grounding"],
+            "workers": 1,
+            **data,
+        },
         "generation": {"batch_size": 2, "max_new_tokens": 4},
     }
     path = tmp_path / "eval.yaml"
