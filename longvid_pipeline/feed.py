@@ -3,7 +3,7 @@
 `ray.data.from_items(rows, override_num_blocks=len(rows))` puts every row into Ray at once,
 owned by the driver (small objects live in the owner's own memory store): a 114k-input
 build is 114k objects in the driver before the first input runs. Instead the runner
-spools the pass's items to one JSONL file under OUT/.tmp (one line each) and hands Ray
+spools the pass's items to one JSONL file under OUT/.feed (one line each) and hands Ray
 Data one read task per item holding only that line's byte range. The streaming executor
 starts reads only as the stages downstream take work, so the number of items alive as
 blocks is bounded by the pipeline's backpressure, not by the number of inputs; and an
@@ -25,7 +25,7 @@ from typing import Any
 
 from longvid_pipeline.item import ITEM_COLUMN, WorkItem
 
-SPOOL_DIR = ".tmp"
+SPOOL_DIR = ".feed"
 
 
 def _read_line(path: str, offset: int, length: int) -> list[Any]:
@@ -75,17 +75,19 @@ def spooled_dataset(path: Path, spans: list[tuple[int, int]]) -> Any:
 def spool_items(
     out: Path, items: Iterable[WorkItem]
 ) -> Iterator[tuple[Path, list[tuple[int, int]]]]:
-    """Write `items` to a spool file under OUT/.tmp; yield its path and each line's span."""
+    """Write `items` to a spool file under OUT/.feed; yield its path and each line's span."""
     folder = out / SPOOL_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"feed-{uuid.uuid4().hex}.jsonl"
     spans: list[tuple[int, int]] = []
+    offset = 0  # counted, not asked of the file (a pipe or wrapped file cannot tell)
     try:
         with path.open("wb") as handle:
             for item in items:
                 line = item.to_json().encode()
-                spans.append((handle.tell(), len(line)))
+                spans.append((offset, len(line)))
                 handle.write(line + b"\n")
+                offset += len(line) + 1
         yield path, spans
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -25,7 +25,7 @@ from typing import Any
 
 from longvid_pipeline.card import CARD_DIR
 from longvid_pipeline.errors import DiskFullError, RunFailed, is_disk_full
-from longvid_pipeline.feed import spool_items, spooled_dataset
+from longvid_pipeline.feed import SPOOL_DIR, spool_items, spooled_dataset
 from longvid_pipeline.fetching.coordination import CLAIMS_DIR, VideoClaims
 from longvid_pipeline.handoff import DuplicateHandoff, run_passes
 from longvid_pipeline.inputs import open_inputs
@@ -48,6 +48,7 @@ DERIVED = (
     COMMITS_DIR,
     MEDIA_DIR,
     ".tmp",
+    SPOOL_DIR,
     CLAIMS_DIR,
     "manifest.json",
     "validation.json",

@@ -85,7 +85,7 @@ def test_shuffled_answers_score_about_chance(tmp_path: Path, demo_build: Path) -
 
 
 def test_ray_backend_matches_local(tmp_path: Path, demo_build: Path) -> None:
-    ray_settings = {"num_actors": 2, "chunk_batches": 1}  # joins the session's local Ray
+    ray_settings = {"num_actors": 2, "chunk_batches": 1}  # the evaluator starts its own Ray
     small = {"baselines": [], "generation": {"batch_size": 1}}  # 4 chunks: 2 per actor
     local = _config(tmp_path, demo_build, "oracle", "local", **small)
     on_ray = _config(
