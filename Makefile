@@ -42,11 +42,14 @@ demo: $(STAMP)
 	$(BIN)/longvid-pipeline run stages/demo.yaml --out $(OUT)
 	$(BIN)/longvid-pipeline query $(OUT) "select task, count(*) as n from qa group by task order by task"
 
+# Two pytest workers, one test file each at a time (module fixtures build once): the slow
+# end-to-end tests spend much of their time waiting on Ray and subprocesses, so two files
+# side by side take 9 min on 2 cores where one after another took 21.
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(CHECKED)
