@@ -4,6 +4,10 @@ sampling plan / timestamp prompt that qa rows carry, and the answer formats of q
 (`format_span`, `format_choice`, `parse_span`, `parse_count`, `parse_letter`: the writer's own parsers, so
 an evaluator reads answers back exactly as the QA stage writes them).
 
+An OUT may be an object store URL (`s3://bucket/out`): `read_rows` and `committed_files`
+read it directly; `local_copy(out)` returns a local folder holding its committed files and
+media (fetched once), for code that decodes frames from `root / video_uri`.
+
 Consumers read through here, not through pipeline internals, so the writer's layout
 (commit records, part files) can change without breaking them.
 
@@ -36,6 +40,7 @@ from longvid_pipeline.segmenting.sampling import (
     plan_for,
     timestamp_prompt,
 )
+from longvid_pipeline.store import is_url, local_copy
 
 __all__ = [
     "LETTERS",
@@ -44,12 +49,15 @@ __all__ = [
     "ProbeError",
     "SamplingConfig",
     "SamplingPlan",
+    "commit_records",
     "committed_files",
     "format_choice",
     "format_span",
     "frames_at",
+    "is_url",
     "iter_frames_at",
     "iter_niah_frames",
+    "local_copy",
     "parse_count",
     "parse_letter",
     "parse_span",
@@ -62,12 +70,19 @@ __all__ = [
 ]
 
 
+def commit_records(out: str | Path) -> list[dict[str, Any]]:
+    """OUT's commit records (a folder or a store URL), oldest first: what is data there."""
+    from longvid_pipeline.shards import read_commits
+
+    return read_commits(out)
+
+
 def committed_files(out: str | Path, table: str) -> list[Path]:
     """The Parquet files of `table` that commit records list: the only files that are data
     (a file of a killed run is never read)."""
     from longvid_pipeline.shards import committed_files as files_by_table
 
-    return files_by_table(Path(out)).get(table, [])
+    return files_by_table(local_copy(out)).get(table, [])
 
 
 def table_schema(table: str) -> Any:

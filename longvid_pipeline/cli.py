@@ -95,7 +95,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         result = run_recipe(
             recipe,
-            Path(args.out) if args.out else None,
+            args.out,  # a folder or a store URL (kept as text: Path would fold "s3://")
             force=args.force,
             progress_every_s=None if args.quiet else args.progress_every,
         )
@@ -169,7 +169,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
 def _cmd_stats(args: argparse.Namespace) -> int:
     from longvid_pipeline.stats import compute_stats, format_stats
 
-    stats = compute_stats(Path(args.out))
+    stats = compute_stats(args.out)
     print(json.dumps(stats, indent=2, default=str) if args.json else format_stats(stats))
     return 1 if stats["problems"] else 0
 

@@ -51,7 +51,7 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def _scalar_rows(out: Path, sql: str) -> list[tuple[Any, ...]]:
+def _scalar_rows(out: Path | str, sql: str) -> list[tuple[Any, ...]]:
     connection = connect(out)
     try:
         return connection.execute(sql).fetchall()
@@ -59,7 +59,7 @@ def _scalar_rows(out: Path, sql: str) -> list[tuple[Any, ...]]:
         connection.close()
 
 
-def dataset_counts(out: Path) -> dict[str, Any]:
+def dataset_counts(out: Path | str) -> dict[str, Any]:
     """Rows per table and task, hours of video, rejects by stage and reason, input split."""
     records = read_commits(out)
     tables: dict[str, int] = {}
@@ -115,9 +115,15 @@ def stage_accounting(accounts: dict[str, dict[str, Any]], stage_order: list[str]
 
 
 def write_manifest(
-    out: Path, recipe: Recipe, input_ids: list[str], run_record: dict[str, Any]
+    out: Path,
+    recipe: Recipe,
+    input_ids: list[str],
+    run_record: dict[str, Any],
+    published_at: str | None = None,
 ) -> dict[str, Any]:
-    """Write OUT/manifest.json (and the validation report) from the commit records."""
+    """Write OUT/manifest.json (and the validation report) from the commit records.
+
+    `published_at` is where readers find OUT when `out` is a build mirror (a store URL)."""
     path = out / "manifest.json"
     previous = json.loads(path.read_text()) if path.exists() else {}
     records = read_commits(out)
@@ -126,7 +132,7 @@ def write_manifest(
     stage_order = [*(spec.name for spec in recipe.stages), WRITE_STAGE]
     pending = len(input_ids) - counts["inputs_kept"] - counts["inputs_rejected"]
     manifest = {
-        "out": str(out),
+        "out": published_at or str(out),
         "recipe": recipe_as_data(recipe),
         "versions": package_versions(),
         "updated_at": time.time(),

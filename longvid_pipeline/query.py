@@ -13,8 +13,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from longvid_pipeline.schemas import ddl
+from longvid_pipeline.schemas import arrow_schema, ddl
 from longvid_pipeline.shards import committed_files
+from longvid_pipeline.store import StoreOut, is_url
 from longvid_pipeline.tables import available_tables, schema_dir
 
 
@@ -23,7 +24,10 @@ def _quote(path: Path) -> str:
 
 
 def connect(out: str | Path) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with one view per table over OUT's committed shards."""
+    """A DuckDB connection with one view per table over OUT's committed shards (OUT is a
+    folder or an object store URL)."""
+    if is_url(out):
+        return _connect_store(StoreOut(str(out)))
     out_path = Path(out)
     if not out_path.is_dir():
         raise FileNotFoundError(
@@ -38,10 +42,32 @@ def connect(out: str | Path) -> duckdb.DuckDBPyConnection:
             connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{file_list}])")
         else:
             connection.execute(ddl(table))
+    return _add_views(connection)
+
+
+def _add_views(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     views = schema_dir() / "views.sql"
     if views.exists():
         connection.execute(views.read_text())
     return connection
+
+
+def _connect_store(store: StoreOut) -> duckdb.DuckDBPyConnection:
+    """Views over a store's committed Parquet objects: pyarrow reads them through fsspec
+    and DuckDB scans the Arrow datasets (no DuckDB extension, nothing downloaded whole)."""
+    if not store.exists():
+        raise FileNotFoundError(f"no pipeline output at {store.url} (run `longvid-pipeline run`)")
+    paths = store.committed_paths()
+    connection = duckdb.connect()
+    for table in available_tables():
+        if paths.get(table):
+            connection.register(
+                f"{table}_objects", store.arrow_dataset(paths[table], arrow_schema(table))
+            )
+            connection.execute(f"CREATE VIEW {table} AS SELECT * FROM {table}_objects")
+        else:
+            connection.execute(ddl(table))
+    return _add_views(connection)
 
 
 def run_query(out: str | Path, sql: str) -> pa.Table:

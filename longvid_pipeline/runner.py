@@ -38,6 +38,7 @@ from longvid_pipeline.recipe import Recipe
 from longvid_pipeline.shards import COMMITS_DIR, ShardWriter, committed_video_owners
 from longvid_pipeline.splits import assign_splits
 from longvid_pipeline.stage import RunContext
+from longvid_pipeline.store import StoreOut, is_url, mirror_dir
 from longvid_pipeline.tables import TABLE_NAMES
 
 log = logging.getLogger("longvid_pipeline")
@@ -62,7 +63,7 @@ DERIVED = (
 class RunResult:
     """What one run did."""
 
-    out: Path
+    out: Path | str
     inputs_total: int
     inputs_todo: int
     committed: int
@@ -241,19 +242,47 @@ def _after_commit(
 
 def run_recipe(
     recipe: Recipe,
-    out: Path | None = None,
+    out: Path | str | None = None,
     force: bool = False,
     progress_every_s: float | None = 30.0,
 ) -> RunResult:
-    """Run `recipe` into `out` (default: the recipe's `out`), resuming what is done."""
+    """Run `recipe` into `out` (default: the recipe's `out`), resuming what is done.
+
+    `out` is a folder or an object store URL (`s3://bucket/prefix`): then the run works in
+    a local build mirror and publishes every commit to the store (`longvid_pipeline.store`)."""
+    target = str(out or recipe.out)
+    if not is_url(target):
+        return _run_in_folder(recipe, Path(target).resolve(), force, progress_every_s, None)
+    store = StoreOut(target)
+    mirror = mirror_dir(store.url, "build")
+    mirror.mkdir(parents=True, exist_ok=True)
+    if force:
+        store.clear()
+        _clear_outputs(mirror)
+    result = _run_in_folder(recipe, mirror, False, progress_every_s, store)
+    store.publish_reports(mirror)
+    result.out = store.url
+    return result
+
+
+def _run_in_folder(
+    recipe: Recipe,
+    out: Path,
+    force: bool,
+    progress_every_s: float | None,
+    store: StoreOut | None,
+) -> RunResult:
+    """The run proper, in a local folder: OUT itself, or the build mirror of `store`."""
     started = time.time()
-    out = Path(out or recipe.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     if force:
         _clear_outputs(out)
+    synced = store.reconcile(out) if store else {}
     writer = ShardWriter(
         out, recipe.shards.rows_per_file, recipe.shards.compression, recipe.shards.videos_per_commit
     )
+    if store:
+        writer.publish = lambda record: store.publish_commit(out, record)
     owners = committed_video_owners(out)
     claims = VideoClaims(out / CLAIMS_DIR)
     claims.reset(owners)  # drops claims of a killed run; committed videos stay claimed
@@ -286,8 +315,9 @@ def run_recipe(
         "inputs_todo": len(todo),
         "orphans_removed": writer.removed_orphans,
         "force": force,
+        **({"store": {"url": store.url, **synced}} if store else {}),
     }
-    manifest = write_manifest(out, recipe, input_ids, run_record)
+    manifest = write_manifest(out, recipe, input_ids, run_record, store.url if store else None)
     return RunResult(
         out=out,
         inputs_total=len(input_ids),

@@ -26,14 +26,18 @@ import pyarrow.parquet as pq
 from longvid_pipeline.files import atomic_path, write_atomic
 from longvid_pipeline.item import WorkItem
 from longvid_pipeline.schemas import conform_rows
+from longvid_pipeline.store import StoreOut, is_url
 from longvid_pipeline.tables import COMMITS_DIR, ID_COLUMNS, ROW_TABLES, available_tables
 
 WRITE_STAGE = "write"
 
 
-def read_commits(out: Path) -> list[dict[str, Any]]:
-    """Every commit record of OUT, oldest first (unreadable ones are skipped: never data)."""
-    commit_dir = out / COMMITS_DIR
+def read_commits(out: Path | str) -> list[dict[str, Any]]:
+    """Every commit record of OUT (a folder or a store URL), oldest first (unreadable ones
+    are skipped: never data)."""
+    if is_url(out):
+        return StoreOut(str(out)).commit_records()
+    commit_dir = Path(out) / COMMITS_DIR
     records = []
     for path in sorted(commit_dir.glob("*.json")) if commit_dir.is_dir() else []:
         try:
@@ -66,7 +70,8 @@ class ShardWriter:
 
     `on_commit`, when set, is called with the items of each commit once it is durable
     (their `alive` is final by then): the runner releases claims and removes the media
-    of rejected inputs there."""
+    of rejected inputs there. `publish`, when set, gets each durable commit record first
+    (a build into an object store uploads the commit there)."""
 
     def __init__(
         self,
@@ -78,6 +83,7 @@ class ShardWriter:
     ) -> None:
         self.out = out
         self.on_commit = on_commit
+        self.publish: Callable[[dict[str, Any]], None] | None = None
         self.rows_per_file = rows_per_file
         self.compression = None if compression == "none" else compression
         self.videos_per_commit = videos_per_commit
@@ -140,7 +146,7 @@ class ShardWriter:
             return
         items, self._buffer = self._buffer, []
         rows = self._rows_by_table(items)
-        commit_rows(
+        record = commit_rows(
             self.out,
             rows,
             sorted({item.input_id for item in items}),
@@ -154,6 +160,8 @@ class ShardWriter:
         )
         self._sequence += 1
         self.committed_items += len(items)
+        if self.publish:
+            self.publish(record)
         if self.on_commit:
             self.on_commit(items)
 

@@ -8,14 +8,22 @@ from typing import Any
 
 from longvid_pipeline.manifest import dataset_counts, stage_accounting
 from longvid_pipeline.shards import WRITE_STAGE, read_commits, sum_commit_accounts
+from longvid_pipeline.store import StoreOut, is_url
 
 
-def compute_stats(out: Path) -> dict[str, Any]:
-    """Counts from the shards, checked against the manifest's list of inputs."""
-    manifest_path = out / "manifest.json"
+def read_manifest(out: Path | str) -> dict[str, Any]:
+    """OUT's manifest (OUT is a folder or an object store URL)."""
+    if is_url(out):
+        return dict(json.loads(StoreOut(str(out)).read_text("manifest.json")))
+    manifest_path = Path(out) / "manifest.json"
     if not manifest_path.exists():
         raise FileNotFoundError(f"no manifest at {manifest_path}: is {out} the output of a run?")
-    manifest = json.loads(manifest_path.read_text())
+    return dict(json.loads(manifest_path.read_text()))
+
+
+def compute_stats(out: Path | str) -> dict[str, Any]:
+    """Counts from the shards, checked against the manifest's list of inputs."""
+    manifest = read_manifest(out)
     counts = dataset_counts(out)
     accounts = sum_commit_accounts(read_commits(out))
     stage_order = [*manifest["recipe"]["stages"], WRITE_STAGE]

@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from longvid_pipeline.api import committed_files, read_rows
+from longvid_pipeline.api import commit_records, committed_files, is_url, read_rows
 
 
-def qa_shard_files(out: Path) -> list[Path]:
+def qa_shard_files(out: Path | str) -> list[Path]:
     """The qa files that commits list: a file of a killed run is never read as data."""
     return committed_files(out, "qa")
 
@@ -21,6 +21,12 @@ def data_root_problem(root: str) -> str | None:
     """Why the folder `root` cannot feed training (empty, missing, no qa shards), or None."""
     if not root.strip():  # checked as text: Path("") would read as the current folder
         return "empty: set it to a pipeline output folder (--set data.root=out/demo)"
+    if is_url(root):
+        try:
+            found = any("qa" in record["files"] for record in commit_records(root))
+            return None if found else f"{root} has no committed qa shards"
+        except (OSError, ImportError) as exc:  # no such bucket, no credentials, no s3fs
+            return f"{root}: cannot read the store ({type(exc).__name__}: {exc})"
     out = Path(root)
     if not out.is_dir():
         return f"{out} is not a folder: build one with longvid-pipeline run, or fix the path"

@@ -26,6 +26,7 @@ import numpy as np
 from longvid.data.samples import placeholder_order
 from longvid.data.shards import data_root_problem, read_qa
 from longvid.model.tokenizer import IMAGE_TOKEN, VIDEO_TOKEN
+from longvid_pipeline.api import local_copy
 from longvid_pipeline.config import param
 
 KINDS = ("qa", "llava")
@@ -90,9 +91,11 @@ def qa_record(row: dict[str, Any], root: Path) -> Record:
     )
 
 
-def qa_records(root: Path, tasks: list[str] | None, splits: list[str] | None) -> list[Record]:
-    """Records of committed qa rows (sorted by qa_id)."""
-    return [qa_record(row, root) for row in read_qa(Path(root), tasks, splits)]
+def qa_records(root: Path | str, tasks: list[str] | None, splits: list[str] | None) -> list[Record]:
+    """Records of committed qa rows (sorted by qa_id); a store URL is read through its local
+    copy (fetched once per machine), so every worker decodes frames from local files."""
+    local = local_copy(root)
+    return [qa_record(row, local) for row in read_qa(local, tasks, splits)]
 
 
 def _with_placeholders(turns: list[dict[str, str]], token: str, count: int) -> list[dict[str, str]]:
@@ -204,7 +207,7 @@ def stage_records(
     for number, source in enumerate(sources):
         if source.kind == "qa":
             records = qa_records(
-                Path(source.root or data_root),
+                source.root or data_root,
                 source.tasks if source.tasks is not None else tasks,
                 source.splits if source.splits is not None else splits,
             )

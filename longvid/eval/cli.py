@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from longvid.eval.config import EvalConfig, load_config
+from longvid_pipeline.api import commit_records, is_url
 from longvid_pipeline.config import ConfigProblem, cli_config, config_command
 
 
@@ -25,8 +26,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _data_problems(config: EvalConfig) -> list[ConfigProblem]:
-    """data.root must be a folder: checked before any model loads (which tables it holds
-    is said when the samples are read)."""
+    """data.root must be a folder or a store URL holding a build: checked before any model
+    loads (which tables it holds is said when the samples are read)."""
+    if is_url(config.data.root):
+        try:
+            found = bool(commit_records(config.data.root))
+        except (OSError, ImportError) as exc:  # no such bucket, no credentials, no s3fs
+            return [ConfigProblem("data.root", f"cannot read the store: {exc}")]
+        return [] if found else [ConfigProblem("data.root", "no committed data in that store")]
     if Path(config.data.root).is_dir():
         return []
     message = (

@@ -28,7 +28,7 @@ from longvid.eval.records import SampleLog, claim_output
 from longvid.eval.report import write_reports
 from longvid.eval.samples import EvalSample, qa_samples, select
 from longvid.eval.scoring import Judge, score_output
-from longvid_pipeline.api import read_rows
+from longvid_pipeline.api import is_url, local_copy, read_rows
 
 MODEL_RUN = "model"
 
@@ -235,6 +235,8 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     Raises:
         EvalAbort: no samples, or the output folder holds another config's results.
     """
+    if is_url(config.data.root):  # frames decode from local files: fetch the build once
+        config.data.root = str(local_copy(config.data.root))
     samples = load_samples(config)
     output_dir = Path(config.output_dir)
     problem = claim_output(output_dir, config)

@@ -119,6 +119,7 @@ def _install_kill_writer(spec: dict[str, Any]) -> None:
 
     out = Path(spec["out"]).resolve()
     target, mode = int(spec["event"]), spec.get("mode", "before")
+    dirs = tuple(spec.get("dirs", WRITER_DIRS))
     count = [0]
     real_write_table, real_replace = pq.write_table, os.replace
 
@@ -127,7 +128,7 @@ def _install_kill_writer(spec: dict[str, Any]) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
     def write_table(table: Any, where: Any, *args: Any, **kwargs: Any) -> Any:
-        rel = _under(where, out, WRITER_DIRS) if isinstance(where, (str, os.PathLike)) else None
+        rel = _under(where, out, dirs) if isinstance(where, (str, os.PathLike)) else None
         if rel is None:
             return real_write_table(table, where, *args, **kwargs)
         count[0] += 1
@@ -142,7 +143,7 @@ def _install_kill_writer(spec: dict[str, Any]) -> None:
         return result
 
     def replace(src: Any, dst: Any, *args: Any, **kwargs: Any) -> Any:
-        rel = _under(dst, out, WRITER_DIRS)
+        rel = _under(dst, out, dirs)
         if rel is None or mode == "torn":  # torn: the k-th Parquet write, renames do not count
             return real_replace(src, dst, *args, **kwargs)
         count[0] += 1

@@ -1,0 +1,288 @@
+"""OUT on an object store (s3://, gs://, any fsspec URL): the commit protocol without rename.
+
+A local OUT relies on rename being atomic. An object store has no rename, but a single
+object PUT is atomic (a reader sees the whole object or none), and that is all the commit
+protocol needs:
+
+- data objects are written under names no other commit uses (`part-<commit id>-NNNN`),
+  so an upload never replaces anything a reader trusts;
+- the commit record `_commits/<commit id>.json` is written last, as one PUT: the only
+  write that makes data visible. Readers list commit records and read only the objects
+  they name;
+- a run killed between the two leaves data objects no record names: orphans, deleted by
+  the next writer (`StoreOut.reconcile`).
+
+How a build uses it: the run works in a local mirror of OUT (`mirror_dir`) exactly as in
+a local OUT — Ray workers write media, claims and host-slot locks there — and publishes
+each commit once it is durable in the mirror: its Parquet files, the media of its kept
+videos, then its record. At start, the mirror and the store are reconciled (commits the
+mirror holds and the store lacks are published; commits the store holds and the mirror
+lacks, say on a new machine, are fetched), so a killed build resumes from either side.
+One driver writes an OUT at a time; on a cluster the mirror folder must be one all nodes
+see (or a single node runs the workers), because workers coordinate through it.
+
+How readers use it: `query`/`stats` open the committed Parquet objects through pyarrow's
+fsspec filesystem and hand DuckDB Arrow datasets (no DuckDB extension is needed); the
+trainer and the evaluator call `local_copy`, which fetches committed files and the kept
+videos' media once into a read mirror and returns that folder.
+
+Credentials and endpoints come from the store's usual settings (AWS_* variables, or
+fsspec's `FSSPEC_S3_ENDPOINT_URL`-style variables for any protocol).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from longvid_pipeline.files import write_atomic
+from longvid_pipeline.media.housekeeping import CLIP_FILES_DIR, MEDIA_DIR
+from longvid_pipeline.tables import COMMITS_DIR, available_tables
+
+URL_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+# Files a build writes at its end, next to the tables (published after the last commit).
+REPORTS = ("manifest.json", "validation.json", "validation.md", "README.md")
+REPORT_DIRS = ("card",)
+
+
+def is_url(out: str | Path) -> bool:
+    """True when OUT names a store (`s3://…`); plain paths and `file://` stay local."""
+    text = str(out)
+    return bool(URL_PATTERN.match(text)) and not text.startswith("file://")
+
+
+def cache_root() -> Path:
+    """Where mirrors of remote OUTs live: $LONGVID_CACHE, else ~/.cache/longvid."""
+    return Path(os.environ.get("LONGVID_CACHE") or Path.home() / ".cache" / "longvid")
+
+
+def mirror_dir(url: str, purpose: str) -> Path:
+    """The local folder that mirrors `url` for `purpose` ("build" or "read").
+
+    Builds and readers keep separate mirrors: a build mirror may hold a commit not yet
+    published, which a reader must never see."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", url.split("://", 1)[-1]).strip("-")[-48:]
+    digest = hashlib.sha256(url.encode()).hexdigest()[:10]
+    return cache_root() / "outs" / f"{slug}-{digest}" / purpose
+
+
+class StoreOut:
+    """An OUT on an fsspec filesystem, addressed by its URL."""
+
+    def __init__(self, url: str) -> None:
+        import fsspec
+
+        self.url = url.rstrip("/")
+        self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        self.root = self.root.rstrip("/")
+
+    def path(self, relative: str) -> str:
+        return f"{self.root}/{relative}"
+
+    # ------------------------------------------------------------ reading
+
+    def commit_records(self) -> list[dict[str, Any]]:
+        """Every readable commit record, oldest first (an unreadable one is never data)."""
+        records = []
+        self.fs.invalidate_cache()  # another process may have committed since the last look
+        for path in sorted(self._listing(COMMITS_DIR)):
+            if not path.endswith(".json"):
+                continue
+            try:
+                records.append(json.loads(self.fs.cat_file(path)))
+            except (OSError, ValueError):
+                continue
+        return sorted(records, key=lambda record: record.get("sequence", 0))
+
+    def committed_paths(self) -> dict[str, list[str]]:
+        """Table -> store paths of the Parquet objects commit records name."""
+        files: dict[str, list[str]] = {}
+        for record in self.commit_records():
+            for table, names in record["files"].items():
+                files.setdefault(table, []).extend(self.path(name) for name in names)
+        return files
+
+    def arrow_dataset(self, paths: list[str], schema: Any) -> Any:
+        """A lazy pyarrow dataset over Parquet objects (DuckDB scans it as a table)."""
+        import pyarrow.dataset as ds
+        from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+        filesystem = PyFileSystem(FSSpecHandler(self.fs))
+        return ds.dataset(paths, schema=schema, format="parquet", filesystem=filesystem)
+
+    def read_text(self, relative: str) -> str:
+        """A small object as text. Raises FileNotFoundError when it is absent."""
+        try:
+            return bytes(self.fs.cat_file(self.path(relative))).decode()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no {relative} in {self.url}") from None
+
+    def exists(self) -> bool:
+        """True when the store holds anything under this OUT (committed or not)."""
+        self.fs.invalidate_cache()
+        return bool(self.fs.exists(self.root))
+
+    def _listing(self, relative: str) -> list[str]:
+        """The objects directly under `relative` (not its sub-folders: the clips table's
+        folder also holds per-video folders of clip files)."""
+        try:
+            entries = self.fs.ls(self.path(relative), detail=True)
+        except FileNotFoundError:
+            return []
+        return [str(entry["name"]) for entry in entries if entry.get("type") == "file"]
+
+    def _tree(self, relative: str) -> list[str]:
+        """Every object under `relative` (recursive), as store paths."""
+        try:
+            return [str(path) for path in self.fs.find(self.path(relative))]
+        except FileNotFoundError:
+            return []
+
+    # ------------------------------------------------------------ writing (one driver)
+
+    def _upload(self, local: Path, relative: str) -> None:
+        self.fs.put_file(str(local), self.path(relative))
+
+    def publish_commit(self, mirror: Path, record: dict[str, Any]) -> None:
+        """Publish a commit durable in `mirror`: data objects and media first, the record
+        last (one PUT), so a reader sees all of the commit or none of it."""
+        for names in record["files"].values():
+            for name in names:
+                self._upload(mirror / name, name)
+        for local in _commit_media(mirror, record):
+            self._upload(local, str(local.relative_to(mirror)))
+        self.fs.pipe_file(
+            self.path(f"{COMMITS_DIR}/{record['commit']}.json"),
+            json.dumps(record, indent=1).encode(),
+        )
+
+    def publish_reports(self, mirror: Path) -> None:
+        """Publish the end-of-run files (manifest, validation reports, card)."""
+        for name in REPORTS:
+            if (mirror / name).is_file():
+                self._upload(mirror / name, name)
+        for folder in REPORT_DIRS:
+            for local in sorted((mirror / folder).rglob("*")) if (mirror / folder).is_dir() else []:
+                if local.is_file():
+                    self._upload(local, str(local.relative_to(mirror)))
+
+    def reconcile(self, mirror: Path) -> dict[str, int]:
+        """Bring a build mirror and the store to the same commits, then delete the store's
+        orphans (data objects no record names). Returns what it did, for the run record."""
+        from longvid_pipeline.shards import read_commits
+
+        remote = {record["commit"]: record for record in self.commit_records()}
+        local = {record["commit"]: record for record in read_commits(mirror)}
+        for commit in sorted(set(local) - set(remote)):
+            self.publish_commit(mirror, local[commit])
+        for commit in sorted(set(remote) - set(local)):
+            self._fetch_commit(mirror, remote[commit])
+        listed = {
+            self.path(name)
+            for record in [*remote.values(), *local.values()]
+            for name in _names(record)
+        }
+        orphans = [
+            path
+            for table in available_tables()
+            for path in self._listing(table)
+            if path not in listed
+        ]
+        for path in orphans:
+            self.fs.rm_file(path)
+        return {
+            "published": len(set(local) - set(remote)),
+            "fetched": len(set(remote) - set(local)),
+            "store_orphans_removed": len(orphans),
+        }
+
+    def _fetch_commit(self, mirror: Path, record: dict[str, Any]) -> None:
+        """Copy a commit's data files, then its record, into a local mirror."""
+        for name in _names(record):
+            _download(self.fs, self.path(name), mirror / name)
+        (mirror / COMMITS_DIR).mkdir(parents=True, exist_ok=True)
+        write_atomic(mirror / COMMITS_DIR / f"{record['commit']}.json", json.dumps(record).encode())
+
+    def clear(self) -> None:
+        """Delete everything a build wrote under this OUT (`run --force`)."""
+        for relative in (*available_tables(), COMMITS_DIR, MEDIA_DIR, *REPORTS, *REPORT_DIRS):
+            if self.fs.exists(self.path(relative)):
+                self.fs.rm(self.path(relative), recursive=True)
+
+    # ------------------------------------------------------------ read mirror
+
+    def sync_read_mirror(self, mirror: Path) -> Path:
+        """Make `mirror` hold exactly the store's committed data, reports and kept media.
+
+        Objects are immutable under their names, so a file already present with the
+        store's size is not fetched again; commit records the store no longer has (it was
+        rebuilt) are dropped first, and with them their files."""
+        from longvid_pipeline.shards import read_commits
+
+        records = self.commit_records()
+        wanted = {record["commit"] for record in records}
+        for record in read_commits(mirror):
+            if record["commit"] not in wanted:
+                (mirror / COMMITS_DIR / f"{record['commit']}.json").unlink(missing_ok=True)
+        listed = {mirror / name for record in records for name in _names(record)}
+        for table in available_tables():
+            stale = (mirror / table).glob("*.parquet") if (mirror / table).is_dir() else []
+            for path in stale:
+                if path not in listed:
+                    path.unlink()
+        for record in records:
+            self._fetch_commit(mirror, record)
+        for name in REPORTS:
+            if self.fs.exists(self.path(name)):
+                _download(self.fs, self.path(name), mirror / name)
+        for media in [*self._tree(MEDIA_DIR), *self._tree(CLIP_FILES_DIR)]:
+            relative = media[len(self.root) + 1 :]  # clips/<video>/...: not the table's parts
+            if relative.count("/") >= (1 if relative.startswith(MEDIA_DIR) else 2):
+                _download(self.fs, media, mirror / relative)
+        return mirror
+
+
+def _names(record: dict[str, Any]) -> Iterable[str]:
+    return (name for names in record["files"].values() for name in names)
+
+
+def _download(fs: Any, path: str, local: Path) -> None:
+    """Fetch one object to `local` unless a file of its size is there (objects never change
+    under their names); written through a temp name, so a killed copy is never taken whole."""
+    if local.is_file() and local.stat().st_size == fs.size(path):
+        return
+    local.parent.mkdir(parents=True, exist_ok=True)
+    temp = local.with_name(f".{local.name}.part")
+    fs.get_file(path, str(temp))
+    os.replace(temp, local)
+
+
+def _commit_media(mirror: Path, record: dict[str, Any]) -> list[Path]:
+    """The media files of the videos a commit keeps (their mp4, sidecars and clip files)."""
+    import pyarrow.parquet as pq
+
+    video_ids: list[str] = []
+    for name in record["files"].get("videos", []):
+        video_ids += pq.read_table(mirror / name, columns=["video_id"]).column(0).to_pylist()
+    files: list[Path] = []
+    for video_id in video_ids:
+        files += sorted((mirror / MEDIA_DIR).glob(f"{video_id}.*"))
+        clip_dir = mirror / CLIP_FILES_DIR / video_id
+        files += sorted(path for path in clip_dir.rglob("*") if path.is_file())
+    return [path for path in files if not path.name.startswith(".")]
+
+
+def local_copy(out: str | Path) -> Path:
+    """A local folder holding OUT's committed data: OUT itself when local; for a store URL,
+    a read mirror synced from the store (committed files, reports, kept media)."""
+    if not is_url(out):
+        return Path(out)
+    store = StoreOut(str(out))
+    if not store.exists():
+        raise FileNotFoundError(f"no pipeline output at {out}: nothing committed there yet")
+    return store.sync_read_mirror(mirror_dir(str(out), "read"))
