@@ -10,8 +10,8 @@ blocks is bounded by the pipeline's backpressure, not by the number of inputs; a
 item is one block, so every input is its own task as before (no input waits behind
 another in the same block).
 
-The spool lives on OUT's filesystem, which every node already shares (claims, media);
-it is removed when the pass ends.
+The spool is a file under the driver's OUT (or build mirror), read by tasks pinned to the
+driver's machine; it is removed when the pass ends.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -68,9 +69,20 @@ def spooled_dataset(path: Path, spans: list[tuple[int, int]]) -> Any:
     # them), since from_items' blocks needed no task at all. Without a CPU nothing bounds
     # how many run at once: Ray started a worker process for each (87 workers, load 27 on
     # 2 cores at 500 inputs), so two at a time; each takes a few milliseconds.
-    return ray.data.read_datasource(
-        SpooledItems(), override_num_blocks=max(1, len(spans)), num_cpus=0, concurrency=2
-    )
+    # The spool is a file of the driver's machine: its reads run there (workers of a build
+    # into an object store share no folder with the driver).
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        return ray.data.read_datasource(
+            SpooledItems(),
+            override_num_blocks=max(1, len(spans)),
+            num_cpus=0,
+            concurrency=2,
+            ray_remote_args={"scheduling_strategy": here},
+        )
 
 
 @contextlib.contextmanager

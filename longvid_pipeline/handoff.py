@@ -21,7 +21,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
-from longvid_pipeline.fetching.coordination import VideoClaims
+from longvid_pipeline.fetching.coordination import ActorClaims, VideoClaims
 from longvid_pipeline.item import WorkItem
 from longvid_pipeline.shards import ShardWriter
 
@@ -31,7 +31,7 @@ log = logging.getLogger("longvid_pipeline")
 class DuplicateHandoff:
     """Routes finished items to the writer, holding duplicates of undecided owners."""
 
-    def __init__(self, claims: VideoClaims, kept_inputs: set[str]) -> None:
+    def __init__(self, claims: VideoClaims | ActorClaims, kept_inputs: set[str]) -> None:
         self.claims = claims
         self.kept = set(kept_inputs)  # inputs committed with a videos row (any run)
         self.rejected: set[str] = set()  # inputs committed as rejects in this run

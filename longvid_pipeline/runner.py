@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +27,22 @@ from typing import Any
 from longvid_pipeline.card import CARD_DIR
 from longvid_pipeline.errors import DiskFullError, RunFailed, is_disk_full
 from longvid_pipeline.feed import SPOOL_DIR, spool_items, spooled_dataset
-from longvid_pipeline.fetching.coordination import CLAIMS_DIR, VideoClaims
+from longvid_pipeline.fetching.coordination import (
+    CLAIMS_DIR,
+    ActorClaims,
+    VideoClaims,
+    start_coordinator,
+)
 from longvid_pipeline.handoff import DuplicateHandoff, run_passes
 from longvid_pipeline.inputs import open_inputs
 from longvid_pipeline.item import ITEM_COLUMN, WorkItem
 from longvid_pipeline.manifest import write_manifest
-from longvid_pipeline.media.housekeeping import MEDIA_DIR, remove_rejected_media, sweep_media
+from longvid_pipeline.media.housekeeping import (
+    MEDIA_DIR,
+    rejected_video_ids,
+    remove_rejected_media,
+    sweep_media,
+)
 from longvid_pipeline.operators import add_operator, check_fits, plan_operators
 from longvid_pipeline.progress import Progress
 from longvid_pipeline.recipe import Recipe
@@ -175,15 +186,22 @@ def _run_streaming(
     handoff: DuplicateHandoff,
     out: Path,
     progress: Progress | None,
+    owners: dict[str, str],
 ) -> None:
     """Run `items` through Ray into the writer; a failure that is not an input's fault
-    (full disk, a dead worker) stops the run with an error that says what to do."""
+    (full disk, a dead worker) stops the run with an error that says what to do.
+
+    A store build's Coordinator actor (claims, download slots) starts with Ray, seeded with
+    the committed videos' `owners`, and lives as long as this call holds its handle."""
     live = [item for item in items if item.alive]
     source_rejects = [item for item in items if not item.alive]  # lines the source rejected
     writer.add(source_rejects)
     if progress is not None and source_rejects:
         progress.add(source_rejects)
     started_ray = init_ray(recipe, out) if live else False
+    coordinator = (
+        start_coordinator(context.coordinator, owners) if live and context.coordinator else None
+    )
     try:
         try:
             if live:
@@ -213,6 +231,7 @@ def _run_streaming(
             " are intact: rerun the same command to finish"
         ) from exc
     finally:
+        del coordinator  # the actor goes with its last handle
         if started_ray:
             import ray
 
@@ -233,11 +252,18 @@ def _after_commit(
     writer: ShardWriter,
     handoff: DuplicateHandoff,
     keep_media: bool,
+    store: StoreOut | None,
 ) -> None:
-    """Once a commit is durable: settle duplicates, release claims, drop rejected media."""
+    """Once a commit is durable: settle duplicates, release claims, drop rejected media
+    (from the store when a store build's workers uploaded it)."""
     handoff.committed(items)
-    if not keep_media:
+    if keep_media:
+        return
+    if store is None:
         remove_rejected_media(out, items, writer.video_ids)
+        return
+    for video_id in sorted(rejected_video_ids(items, writer.video_ids)):
+        store.remove_media(video_id)
 
 
 def run_recipe(
@@ -284,12 +310,21 @@ def _run_in_folder(
     if store:
         writer.publish = lambda record: store.publish_commit(out, record)
     owners = committed_video_owners(out)
-    claims = VideoClaims(out / CLAIMS_DIR)
-    claims.reset(owners)  # drops claims of a killed run; committed videos stay claimed
+    claims: VideoClaims | ActorClaims
+    if store:  # workers share no folder: claims live in the run's Coordinator actor
+        claims = ActorClaims(f"longvid-coordinator-{uuid.uuid4().hex[:12]}")
+    else:
+        claims = VideoClaims(out / CLAIMS_DIR)
+        claims.reset(owners)  # drops claims of a killed run; committed videos stay claimed
     handoff = DuplicateHandoff(claims, set(owners.values()))
     keep_media = _keeps_rejected_media(recipe)
-    writer.on_commit = lambda items: _after_commit(out, items, writer, handoff, keep_media)
-    context = RunContext(out_dir=str(out), seed=recipe.seed)
+    writer.on_commit = lambda items: _after_commit(out, items, writer, handoff, keep_media, store)
+    context = RunContext(
+        out_dir=str(out),
+        seed=recipe.seed,
+        store_url=store.url if store else "",
+        coordinator=claims.name if isinstance(claims, ActorClaims) else "",
+    )
     with open_inputs(recipe.source, out, recipe.stages, recipe.seed) as items:
         done = writer.done_input_ids()
         todo = [item for item in items if item.input_id not in done]
@@ -303,10 +338,14 @@ def _run_in_folder(
             progress = (
                 None if progress_every_s is None else Progress(len(todo), every_s=progress_every_s)
             )
-            _run_streaming(todo, recipe, context, writer, handoff, out, progress)
+            _run_streaming(todo, recipe, context, writer, handoff, out, progress, owners)
         input_ids = [item.input_id for item in items]
     if not keep_media:
         sweep_media(out, writer.video_ids)
+        if store:
+            store.sweep_media(writer.video_ids)
+    if store:  # this machine's worker files: everything kept is on the store now
+        shutil.rmtree(context.out, ignore_errors=True)
     wall_s = time.time() - started
     run_record = {
         "started_at": started,

@@ -65,9 +65,19 @@ class RunContext:
 
     out_dir: str
     seed: int = 0
+    # OUT on an object store: its URL, and the name of the run's Coordinator actor (claims
+    # and download slots); workers then keep their files in a folder of their own machine.
+    store_url: str = ""
+    coordinator: str = ""
 
     @property
     def out(self) -> Path:
+        """Where this worker writes media and scratch files: OUT for a local OUT; for a
+        store, this machine's work folder (the store receives what must be kept)."""
+        if self.store_url:
+            from longvid_pipeline.store import mirror_dir
+
+            return mirror_dir(self.store_url, "work")
         return Path(self.out_dir)
 
     def media_dir(self) -> Path:
@@ -184,6 +194,11 @@ def run_batch(stages: list[Stage], batch: dict[str, np.ndarray]) -> dict[str, li
     Every operator returns the same three columns: the input id, the item as JSON, and
     the item's blob (bytes one stage hands the next, b"" when none)."""
     items = [WorkItem.from_json(str(text)) for text in batch[ITEM_COLUMN]]
+    if stages and stages[0].context.store_url:
+        from longvid_pipeline.store import localize_media
+
+        for item in items:
+            localize_media(item, stages[0].context)
     blobs = batch.get(BLOB_COLUMN)
     if blobs is not None:
         for item, blob in zip(items, blobs, strict=True):

@@ -149,13 +149,12 @@ class StoreOut:
         self.fs.put_file(str(local), self.path(relative))
 
     def publish_commit(self, mirror: Path, record: dict[str, Any]) -> None:
-        """Publish a commit durable in `mirror`: data objects and media first, the record
-        last (one PUT), so a reader sees all of the commit or none of it."""
+        """Publish a commit durable in `mirror`: data objects first, the record last (one
+        PUT), so a reader sees all of the commit or none of it. (The media of its videos
+        are already up: the worker that wrote them uploaded them, `upload_media`.)"""
         for names in record["files"].values():
             for name in names:
                 self._upload(mirror / name, name)
-        for local in _commit_media(mirror, record):
-            self._upload(local, str(local.relative_to(mirror)))
         self.fs.pipe_file(
             self.path(f"{COMMITS_DIR}/{record['commit']}.json"),
             json.dumps(record, indent=1).encode(),
@@ -208,6 +207,52 @@ class StoreOut:
         (mirror / COMMITS_DIR).mkdir(parents=True, exist_ok=True)
         write_atomic(mirror / COMMITS_DIR / f"{record['commit']}.json", json.dumps(record).encode())
 
+    # ------------------------------------------------------------ media (workers, driver)
+
+    def upload_media(self, work: Path, video_id: str) -> None:
+        """Upload one video's media from a worker's folder: the normalized mp4 and its
+        sidecars, and its clip files when segment cut them."""
+        for local in _video_media(work, video_id):
+            self._upload(local, local.relative_to(work).as_posix())
+
+    def download_media(self, video_id: str, work: Path) -> None:
+        """Fetch one video's media into a worker's folder (a later stage on another
+        machine than the one that fetched it)."""
+        for path in self.fs.glob(self.path(f"{MEDIA_DIR}/{video_id}.*")):
+            _download(self.fs, str(path), work / MEDIA_DIR / str(path).rsplit("/", 1)[-1])
+
+    def remove_media(self, video_id: str) -> int:
+        """Delete one video's media from the store; returns how many objects went."""
+        paths = [
+            *self.fs.glob(self.path(f"{MEDIA_DIR}/{video_id}.*")),
+            *self._tree(f"{CLIP_FILES_DIR}/{video_id}"),
+        ]
+        for path in paths:
+            self.fs.rm_file(str(path))
+        return len(paths)
+
+    def sweep_media(self, kept_video_ids: set[str]) -> int:
+        """Delete media no kept video owns (inputs rejected after fetch uploaded them)."""
+        return sum(
+            self.remove_media(owner) for owner in sorted(self._media_owners() - kept_video_ids)
+        )
+
+    def _media_files(self) -> list[str]:
+        """Paths (relative to OUT) of every media object: media/<id>.* and clips/<id>/…,
+        never the clips table's own part files (clips/part-….parquet)."""
+        relative = [
+            path[len(self.root) + 1 :]
+            for path in [*self._tree(MEDIA_DIR), *self._tree(CLIP_FILES_DIR)]
+        ]
+        return [
+            path
+            for path in relative
+            if path.count("/") >= (1 if path.startswith(f"{MEDIA_DIR}/") else 2)
+        ]
+
+    def _media_owners(self) -> set[str]:
+        return {path.split("/")[1].split(".", 1)[0] for path in self._media_files()}
+
     def clear(self) -> None:
         """Delete everything a build wrote under this OUT (`run --force`)."""
         for relative in (*available_tables(), COMMITS_DIR, MEDIA_DIR, *REPORTS, *REPORT_DIRS):
@@ -240,10 +285,8 @@ class StoreOut:
         for name in REPORTS:
             if self.fs.exists(self.path(name)):
                 _download(self.fs, self.path(name), mirror / name)
-        for media in [*self._tree(MEDIA_DIR), *self._tree(CLIP_FILES_DIR)]:
-            relative = media[len(self.root) + 1 :]  # clips/<video>/...: not the table's parts
-            if relative.count("/") >= (1 if relative.startswith(MEDIA_DIR) else 2):
-                _download(self.fs, media, mirror / relative)
+        for relative in self._media_files():
+            _download(self.fs, self.path(relative), mirror / relative)
         return mirror
 
 
@@ -262,19 +305,23 @@ def _download(fs: Any, path: str, local: Path) -> None:
     os.replace(temp, local)
 
 
-def _commit_media(mirror: Path, record: dict[str, Any]) -> list[Path]:
-    """The media files of the videos a commit keeps (their mp4, sidecars and clip files)."""
-    import pyarrow.parquet as pq
-
-    video_ids: list[str] = []
-    for name in record["files"].get("videos", []):
-        video_ids += pq.read_table(mirror / name, columns=["video_id"]).column(0).to_pylist()
-    files: list[Path] = []
-    for video_id in video_ids:
-        files += sorted((mirror / MEDIA_DIR).glob(f"{video_id}.*"))
-        clip_dir = mirror / CLIP_FILES_DIR / video_id
-        files += sorted(path for path in clip_dir.rglob("*") if path.is_file())
+def _video_media(work: Path, video_id: str) -> list[Path]:
+    """A video's files in a worker's folder: media/<id>.* and clips/<id>/**."""
+    files = sorted((work / MEDIA_DIR).glob(f"{video_id}.*"))
+    clip_dir = work / CLIP_FILES_DIR / video_id
+    files += sorted(path for path in clip_dir.rglob("*") if path.is_file())
     return [path for path in files if not path.name.startswith(".")]
+
+
+def localize_media(item: Any, context: Any) -> None:
+    """Point a live item's media at this machine's work folder, fetching it from the store
+    when another machine fetched the video (workers of a store build share no folder)."""
+    if not item.alive or not item.media_path or not item.video:
+        return
+    local = context.media_dir() / Path(item.media_path).name
+    if not local.is_file():
+        StoreOut(context.store_url).download_media(item.video["video_id"], context.out)
+    item.media_path = str(local)
 
 
 def local_copy(out: str | Path) -> Path:

@@ -24,7 +24,7 @@ from yt_dlp.downloader.http import HttpFD
 from yt_dlp.networking import _urllib as ytdlp_urllib
 from yt_dlp.networking.exceptions import RequestError
 
-from longvid_pipeline.fetching.pinning import PinnedResolver
+from longvid_pipeline.fetching.pinning import PinnedResolver, RedirectCheck
 from longvid_pipeline.fetching.safety import UnsafeURL
 
 # Downloaders whose every request goes through YoutubeDL.urlopen (so through the pins).
@@ -63,17 +63,8 @@ class _PinnedYdlHTTPHandler(ytdlp_urllib.HTTPHandler):
         return self.do_open(factory, req, context=self._context)
 
 
-class _CheckedYdlRedirects(ytdlp_urllib.RedirectHandler):
+class _CheckedYdlRedirects(RedirectCheck, ytdlp_urllib.RedirectHandler):
     """yt-dlp's redirect rules, after checking the hop's address."""
-
-    def __init__(self, resolver: PinnedResolver) -> None:
-        self._resolver = resolver
-
-    def redirect_request(
-        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
-    ) -> Any:
-        self._resolver.check_redirect(newurl)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 class PinnedUrllibRH(ytdlp_urllib.UrllibRH):

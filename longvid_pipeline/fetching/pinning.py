@@ -195,8 +195,9 @@ class PinnedHTTPSHandler(urllib.request.HTTPSHandler):
         return self.do_open(factory, req, context=self._tls)
 
 
-class CheckedRedirects(urllib.request.HTTPRedirectHandler):
-    """urllib redirect handler that checks each hop before the next request exists."""
+class RedirectCheck:
+    """Mixin for a urllib-style redirect handler: check the hop's address before the base
+    class builds the next request (urllib's own rules, or yt-dlp's)."""
 
     def __init__(self, resolver: PinnedResolver) -> None:
         self._resolver = resolver
@@ -205,7 +206,11 @@ class CheckedRedirects(urllib.request.HTTPRedirectHandler):
         self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
     ) -> Any:
         self._resolver.check_redirect(newurl)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)  # type: ignore[misc]
+
+
+class CheckedRedirects(RedirectCheck, urllib.request.HTTPRedirectHandler):
+    """urllib redirect handler that checks each hop before the next request exists."""
 
 
 def pinned_opener(resolver: PinnedResolver) -> urllib.request.OpenerDirector:

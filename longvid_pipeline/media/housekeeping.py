@@ -41,16 +41,23 @@ def remove_video_media(out: Path, video_id: str) -> int:
     return removed
 
 
+def rejected_video_ids(items: Iterable[WorkItem], kept_video_ids: set[str]) -> set[str]:
+    """Videos that rejected inputs claimed or fetched and no kept videos row owns."""
+    return {
+        video_id
+        for item in items
+        if not item.alive
+        for video_id in {*item.claimed, item.video_id}
+        if video_id and video_id not in kept_video_ids
+    }
+
+
 def remove_rejected_media(out: Path, items: Iterable[WorkItem], kept_video_ids: set[str]) -> int:
     """Delete the media of rejected inputs, unless a kept videos row owns that video."""
-    removed = 0
-    for item in items:
-        if item.alive:
-            continue
-        for video_id in {*item.claimed, item.video_id} - {None}:
-            if video_id and video_id not in kept_video_ids:
-                removed += remove_video_media(out, video_id)
-    return removed
+    return sum(
+        remove_video_media(out, video_id)
+        for video_id in sorted(rejected_video_ids(items, kept_video_ids))
+    )
 
 
 def sweep_media(out: Path, kept_video_ids: set[str]) -> int:

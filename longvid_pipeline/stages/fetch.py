@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from longvid_pipeline.fetching.config import FetchConfig
-from longvid_pipeline.fetching.coordination import CLAIMS_DIR, HostSlots, VideoClaims
+from longvid_pipeline.fetching.coordination import (
+    CLAIMS_DIR,
+    ActorClaims,
+    ActorHostSlots,
+    HostSlots,
+    VideoClaims,
+)
 from longvid_pipeline.fetching.download import (
     Fetched,
     chapters_from_info,
@@ -78,8 +84,15 @@ class FetchStage(Stage):
     def setup(self) -> None:
         """Resolve the ffmpeg binary once per worker (imageio-ffmpeg may unpack it)."""
         self.ffmpeg = ffmpeg_binary()
-        self.slots = HostSlots(self.context.out / ".locks", self.config.per_host_concurrency)
-        self.claims = VideoClaims(self.context.out / CLAIMS_DIR)
+        limit, coordinator = self.config.per_host_concurrency, self.context.coordinator
+        self.slots: HostSlots | ActorHostSlots = (
+            ActorHostSlots(coordinator, limit)
+            if coordinator
+            else HostSlots(self.context.out / ".locks", limit)
+        )
+        self.claims: VideoClaims | ActorClaims = (
+            ActorClaims(coordinator) if coordinator else VideoClaims(self.context.out / CLAIMS_DIR)
+        )
         self.allowed_licences = allowed_ids(self.config.allowed_licences)
 
     def process(self, item: WorkItem) -> WorkItem:
@@ -134,6 +147,10 @@ class FetchStage(Stage):
         keep_info_json(fetched, media_dir, video_id)
         item.media_path = str(media)
         item.video = self._video_row(item, fetched, video_id, media, normalized_by)
+        if self.context.store_url:  # later stages may run on another machine
+            from longvid_pipeline.store import StoreOut
+
+            StoreOut(self.context.store_url).upload_media(self.context.out, video_id)
         return item
 
     def _local(self, path_text: str) -> Fetched:

@@ -157,6 +157,10 @@ class SegmentStage(Stage):
                 self._write_clip_file(item, row, span, result)
             kept.append(row)
         item.clips = kept
+        if self.config.clip_files.write and self.context.store_url:  # workers share no folder
+            from longvid_pipeline.store import StoreOut
+
+            StoreOut(self.context.store_url).upload_media(self.context.out, item.video["video_id"])
 
     def _filter_failure(self, row: dict[str, Any]) -> tuple[str, str] | None:
         """(reason, detail with the score) of the first threshold the clip fails, or None."""
