@@ -8,9 +8,7 @@ batches of 2 here, so commits come while other videos are in flight); the rerun 
 two nodes left must finish with exactly the rows of a single-node build
 (scripts/compare_builds.py), and the stage accounts must show work on all three nodes.
 
-The cluster never announces itself machine-wide: Cluster writes its address to
-/tmp/ray/ray_current_cluster, where a plain `ray.init()` of anyone on this machine would
-find and join it (and removes that file on shutdown), so both are switched off here.
+The cluster comes from support.cluster (which keeps it from announcing itself machine-wide).
 """
 
 from __future__ import annotations
@@ -24,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cluster import local_cluster
 
-from longvid_pipeline.runner import _ray_temp_dir
 from longvid_pipeline.shards import read_commits
 
 pytestmark = pytest.mark.slow
@@ -68,22 +66,8 @@ def nodes_of(record: dict[str, Any]) -> set[str]:
 
 @pytest.fixture
 def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    import ray._common.utils
-    import ray._private.utils
-    from ray.cluster_utils import Cluster
-
-    monkeypatch.setattr(ray._private.utils, "write_ray_address", lambda *a, **k: None)
-    monkeypatch.setattr(ray._common.utils, "reset_ray_address", lambda *a, **k: None)
-    temp = _ray_temp_dir(tmp_path / "cluster")  # short: unix socket paths have a limit
-    node_args = {"num_cpus": 1, "temp_dir": temp, "include_dashboard": False}
-    cluster = Cluster(initialize_head=True, head_node_args=node_args)
-    try:
-        for _ in range(2):
-            cluster.add_node(**node_args)
-        cluster.wait_for_nodes()
-        yield cluster
-    finally:
-        cluster.shutdown()
+    with local_cluster(tmp_path / "cluster", monkeypatch, [{}, {}, {}]) as three_nodes:
+        yield three_nodes
 
 
 def wait_for_commits_on(out: Path, nodes: set[str], proc: subprocess.Popen[str]) -> set[str]:

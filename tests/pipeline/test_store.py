@@ -22,12 +22,16 @@ from typing import Any
 
 import pytest
 import yaml
+from support.cluster import local_cluster
 from support.faults import fault_env
 from support.shards import qa_row, tiny_train_config
 
+from longvid_pipeline.fetching.coordination import Coordinator
+from longvid_pipeline.item import WorkItem
 from longvid_pipeline.query import run_query
 from longvid_pipeline.shards import commit_rows, read_commits
-from longvid_pipeline.store import StoreOut, is_url, local_copy, mirror_dir
+from longvid_pipeline.stage import RunContext
+from longvid_pipeline.store import StoreOut, is_url, local_copy, localize_media, mirror_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -244,3 +248,107 @@ def test_a_build_into_s3_survives_a_kill_and_a_lost_mirror(
     trained = cli(s3, "longvid.train", str(config))
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert len((tmp_path / "run" / "log.jsonl").read_text().splitlines()) == 2
+
+
+# ---------------------------------------------------------------- no shared folder
+
+
+def test_the_coordinator_holds_claims_and_leases_slots() -> None:
+    """The actor's body, called directly: first claim wins, release and reset as the
+    file-based claims; a slot is free again once its lease is not renewed."""
+    coordinator = Coordinator({"v-kept": "i-0"})
+    assert coordinator.claim("v-kept", "i-9") == "i-0"
+    assert coordinator.claim("v-1", "i-1") is None and coordinator.claim("v-1", "i-1") is None
+    assert coordinator.claim("v-1", "i-2") == "i-1"
+    assert not coordinator.release("v-1", "i-2") and coordinator.release("v-1", "i-1")
+    assert coordinator.claim("v-1", "i-2") is None
+    coordinator.reset({"v-kept": "i-0"})
+    assert coordinator.claim("v-1", "i-3") is None
+    first = coordinator.acquire("host", 2, "a", lease_s=60)
+    second = coordinator.acquire("host", 2, "b", lease_s=60)
+    assert (first, second) == (0, 1) and coordinator.acquire("host", 2, "c", lease_s=60) is None
+    assert coordinator.acquire("other", 2, "c", lease_s=60) == 0  # per host
+    coordinator.free("host", 0, "a")
+    assert coordinator.acquire("host", 2, "c", lease_s=60) == 0
+    assert coordinator.acquire("host", 2, "d", lease_s=0.0) == 0  # a dead holder's lease ran out
+
+
+def test_a_stage_on_another_machine_fetches_the_media_from_the_store(
+    memory_out: StoreOut, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Machine A fetched the video and uploaded it; on machine B (its own cache folder) the
+    next stage finds the item's media path missing and gets the file from the store."""
+    machine_a = tmp_path / "a" / "media" / "v-1.mp4"
+    machine_a.parent.mkdir(parents=True)
+    machine_a.write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
+    (machine_a.parent / "v-1.info.json").write_text("{}")
+    memory_out.upload_media(tmp_path / "a", "v-1")
+    monkeypatch.setenv("LONGVID_CACHE", str(tmp_path / "machine-b"))
+    context = RunContext(out_dir=str(tmp_path / "driver"), store_url=memory_out.url)
+    item = WorkItem(input_id="i-1", source={}, source_kind="manifest", media_path=str(machine_a))
+    item.video = {"video_id": "v-1"}
+    localize_media(item, context)
+    local = Path(str(item.media_path))
+    assert local == context.out / "media" / "v-1.mp4" and local.is_relative_to(
+        tmp_path / "machine-b"
+    )
+    assert local.read_bytes() == machine_a.read_bytes()
+    assert (local.parent / "v-1.info.json").is_file()
+    assert memory_out.remove_media("v-1") == 2 and memory_out.sweep_media(set()) == 0
+
+
+S3_KEYS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+    "FSSPEC_S3_ENDPOINT_URL",
+    "NO_PROXY",
+)
+
+
+@pytest.mark.slow
+def test_three_nodes_that_share_no_folder_build_into_s3(
+    s3: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each node of a local three-node cluster has a cache folder of its own (so the nodes
+    share no folder but the store): claims and download slots go through the run's
+    Coordinator actor, media through the store. Rows equal a local single-node build and
+    every node did work in its own folder."""
+    reference = tmp_path / "reference"
+    assert cli(s3, *run_args(str(reference))).returncode == 0
+    base = {key: s3[key] for key in S3_KEYS}
+    caches = [tmp_path / f"node-{index}" for index in range(3)]
+    envs = [{**base, "LONGVID_CACHE": str(cache)} for cache in caches]
+    url = "s3://longvid-test/cluster"
+    with local_cluster(tmp_path / "cluster", monkeypatch, envs) as cluster:
+        driver = {
+            **s3,
+            "LONGVID_CACHE": str(tmp_path / "driver"),
+            "RAY_DATA_DEFAULT_WAIT_FOR_MIN_ACTORS_S": "300",  # every node's actor gets work
+        }
+        extra = [f"ray.address={cluster.address}", "stages.segment.resources.concurrency=3"]
+        built = cli(driver, *run_args(url), *(arg for s in extra for arg in ("--set", s)))
+        assert built.returncode == 0, built.stderr[-3000:]
+        nodes = {cluster.head_node.node_id, *(node.node_id for node in cluster.worker_nodes)}
+    compared = cli(s3, "scripts.compare_builds", str(reference), url)
+    assert compared.returncode == 0 and "identical" in compared.stdout, compared.stdout
+    monkeypatch.setitem(fsspec_config(), "s3", {"endpoint_url": s3["FSSPEC_S3_ENDPOINT_URL"]})
+    for key in S3_KEYS:
+        monkeypatch.setenv(key, s3[key])
+    worked = {
+        node
+        for record in read_commits(url)
+        for account in record["accounts"].values()
+        for node in account["nodes"]
+    }
+    assert nodes <= worked, f"nodes {nodes - worked} did no work"
+    used = [cache for cache in caches if (cache / "outs").is_dir()]
+    assert len(used) == 3, f"only {used} were used: the nodes' folders"
+    # (the driver's folder holds the demo world it serves, never the build's media)
+    assert not list((tmp_path / "driver").rglob("media/*.mp4")), "media passed through the driver"
+
+
+def fsspec_config() -> dict[str, Any]:
+    import fsspec.config
+
+    return fsspec.config.conf

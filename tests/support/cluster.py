@@ -1,0 +1,55 @@
+"""A local multi-node Ray cluster for tests (`ray.cluster_utils.Cluster`), one CPU a node.
+
+The cluster never announces itself machine-wide: Cluster writes its address to
+/tmp/ray/ray_current_cluster, where a plain `ray.init()` of anyone on this machine would
+find and join it (and removes that file on shutdown), so both are switched off. Each
+node may get environment variables of its own (a node's processes inherit the
+environment it was started with), e.g. a cache folder per node to show that the nodes
+of a run share no folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from longvid_pipeline.runner import _ray_temp_dir
+
+
+@contextlib.contextmanager
+def local_cluster(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, node_envs: list[dict[str, str]]
+) -> Iterator[Any]:
+    """A head and one worker node per extra entry of `node_envs` (the first is the head's);
+    temp dirs under `folder`."""
+    import ray._common.utils
+    import ray._private.utils
+    from ray.cluster_utils import Cluster
+
+    monkeypatch.setattr(ray._private.utils, "write_ray_address", lambda *a, **k: None)
+    monkeypatch.setattr(ray._common.utils, "reset_ray_address", lambda *a, **k: None)
+    temp = _ray_temp_dir(folder)  # short: unix socket paths have a limit
+    node_args = {"num_cpus": 1, "temp_dir": temp, "include_dashboard": False}
+    cluster = None
+    try:
+        for index, env in enumerate(node_envs):
+            with monkeypatch.context() as patch:
+                for key, value in env.items():
+                    patch.setenv(key, value)
+                if index == 0:
+                    cluster = Cluster(initialize_head=True, head_node_args=node_args)
+                else:
+                    assert cluster is not None
+                    cluster.add_node(**node_args)
+        assert cluster is not None
+        cluster.wait_for_nodes()
+        yield cluster
+    finally:
+        if cluster is not None:
+            cluster.shutdown()
+        os.environ.pop("RAY_ADDRESS", None)
