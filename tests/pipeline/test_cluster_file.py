@@ -43,7 +43,7 @@ def test_validator_catches_mistakes(cluster: dict[str, Any]) -> None:
 def test_gpu_workers_install_cuda_torch_and_gpu_extras(cluster: dict[str, Any]) -> None:
     setup = " ".join(cluster["available_node_types"]["gpu_worker"]["worker_setup_commands"])
     assert "torch==2.13.0" in setup and "whl/cu" in setup
-    assert "[gpu]" in setup
+    assert "[gpu,cloud]" in setup  # GPU stages fetch media from a bucket OUT too
     pyproject = (REPO / "pyproject.toml").read_text()
     assert "gpu = [" in pyproject and "cloud = [" in pyproject
 
