@@ -211,8 +211,10 @@ def _cmd_render_niah(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from longvid_pipeline.export import exporter
 
+    from longvid_pipeline.store import local_copy
+
     chosen = exporter(args.format, args.overrides)
-    summary = chosen.export(Path(args.out), Path(args.dest))
+    summary = chosen.export(local_copy(args.out), Path(args.dest))  # a store: its local copy
     for path, count in summary["files"].items():
         print(f"{count:>8}  {path}")
     for path in summary.get("data_lists", []):

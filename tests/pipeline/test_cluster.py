@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,8 @@ def test_three_nodes_share_the_work_and_losing_one_loses_nothing(
     )
     worked = wait_for_commits_on(out, nodes, proc)
     idle = nodes - worked
-    assert not idle, f"nodes {sorted(n[:8] for n in idle)} committed nothing before the run ended"
+    spread = [sorted(nodes_of(record)) for record in read_commits(out)]
+    assert not idle, f"nodes {sorted(n[:8] for n in idle)} committed nothing; commits: {spread}"
     victim = next(iter(cluster.worker_nodes)) if proc.poll() is None else None
     if victim is not None:  # videos are still in flight: lose a node under them
         cluster.remove_node(victim, allow_graceful=False)
@@ -115,8 +117,11 @@ def test_three_nodes_share_the_work_and_losing_one_loses_nothing(
     rerun = run(args)  # on the head and the worker left
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert len({i for record in read_commits(out) for i in record["input_ids"]}) == 6
+    per_node = Counter(
+        n[:8] for record in read_commits(out) for n in record["accounts"]["segment"]["nodes"]
+    )
     print(
-        f"[cluster] every node committed; killed node"
+        f"[cluster] segment work per node {dict(per_node)}; killed node"
         f" {victim.node_id[:8] if victim else '(none: the run had ended)'} mid-run: run rc"
         f" {proc.returncode}, {len(committed)}/6 inputs committed; the rerun finished the rest"
     )

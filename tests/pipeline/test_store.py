@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,7 +141,7 @@ def test_a_missing_store_out_is_a_clear_error(memory_out: StoreOut) -> None:
 
 
 @pytest.fixture
-def s3(tmp_path: Path) -> Iterator[dict[str, str]]:
+def s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """moto's S3 server on 127.0.0.1 with one bucket; yields the environment that points
     s3fs at it (and keeps every cache under tmp_path)."""
     pytest.importorskip("s3fs")
@@ -149,6 +150,12 @@ def s3(tmp_path: Path) -> Iterator[dict[str, str]]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    # moto keeps its buckets in this process, across servers: start from none.
+    reset = urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
+    direct.open(reset, timeout=30).close()
+    for name in ("NO_PROXY", "no_proxy"):  # s3fs in this process goes straight there too
+        monkeypatch.setenv(name, "127.0.0.1")
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -157,6 +164,7 @@ def s3(tmp_path: Path) -> Iterator[dict[str, str]]:
         "FSSPEC_S3_ENDPOINT_URL": f"http://{host}:{port}",
         "LONGVID_CACHE": str(tmp_path / "cache"),
         "NO_PROXY": "127.0.0.1",
+        "no_proxy": "127.0.0.1",
     }
     import s3fs
 
@@ -240,6 +248,10 @@ def test_a_build_into_s3_survives_a_kill_and_a_lost_mirror(
     assert query.returncode == 0 and "3" in query.stdout, query.stderr[-2000:]
     stats = cli(s3, "longvid_pipeline", "stats", url)
     assert stats.returncode == 0 and "accounting: OK" in stats.stdout, stats.stdout
+    hf = tmp_path / "hf"
+    exported = cli(s3, "longvid_pipeline", "export", url, "--format", "hf", str(hf))
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    assert (hf / "README.md").is_file() and len(list(hf.rglob("*.mp4"))) == 3
     print("[store] killed with 1 of 3 commits on the store; resumed from the store alone")
 
     # The trainer reads its qa rows (and their videos) from the store.
@@ -303,6 +315,7 @@ S3_KEYS = (
     "AWS_DEFAULT_REGION",
     "FSSPEC_S3_ENDPOINT_URL",
     "NO_PROXY",
+    "no_proxy",
 )
 
 
