@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from longvid_pipeline.config import ConfigError, add_overrides_argument
-from longvid_pipeline.errors import DiskFullError, RunFailed
+from longvid_pipeline.errors import DiskFullError, RunFailed, StoreError
 from longvid_pipeline.export import EXPORT_FORMATS
 from longvid_pipeline.recipe import DEFAULT_RECIPE, Recipe, load_recipe, recipe_notices
 from longvid_pipeline.sources.files import SOURCE_KINDS, SourceError, check_source
@@ -210,7 +210,6 @@ def _cmd_render_niah(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from longvid_pipeline.export import exporter
-
     from longvid_pipeline.store import local_copy
 
     chosen = exporter(args.format, args.overrides)
@@ -242,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return COMMANDS[args.verb](args)
-    except (ConfigError, FileNotFoundError) as exc:
+    except (ConfigError, FileNotFoundError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except DiskFullError as exc:

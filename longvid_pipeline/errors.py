@@ -22,6 +22,11 @@ class RunFailed(RuntimeError):
     """The run stopped (a worker died, a stage crashed); committed work is kept."""
 
 
+class StoreError(RuntimeError):
+    """An OUT URL that cannot be used: no filesystem for its scheme (s3fs not installed),
+    no such bucket, no credentials. Raised before any work, in one line."""
+
+
 def exception_chain(exc: BaseException) -> Iterator[BaseException]:
     """`exc` and every exception it wraps: yt-dlp's exc_info, Ray's `.cause`, and Python's
     __cause__ / __context__; each once."""

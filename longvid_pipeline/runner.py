@@ -283,6 +283,7 @@ def run_recipe(
     if not is_url(target):
         return _run_in_folder(recipe, Path(target).resolve(), force, progress_every_s, None)
     store = StoreOut(target)
+    store.check_writable()  # a missing bucket or credentials: one line, before any work
     mirror = mirror_dir(store.url, "build")
     mirror.mkdir(parents=True, exist_ok=True)
     if force:

@@ -40,6 +40,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from longvid_pipeline.errors import StoreError
 from longvid_pipeline.files import write_atomic
 from longvid_pipeline.media.housekeeping import CLIP_FILES_DIR, MEDIA_DIR
 from longvid_pipeline.tables import COMMITS_DIR, available_tables
@@ -78,8 +79,23 @@ class StoreOut:
         import fsspec
 
         self.url = url.rstrip("/")
-        self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        try:
+            self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        except (ImportError, ValueError) as exc:  # e.g. s3:// without s3fs
+            raise StoreError(
+                f'{self.url}: {_first_line(exc)} (pip install -e ".[cloud]")'
+            ) from None
         self.root = self.root.rstrip("/")
+
+    def check_writable(self) -> None:
+        """Write and delete a probe object: a missing bucket or credentials fail here, in
+        one line, before any work."""
+        probe = self.path(f"{COMMITS_DIR}/.probe-{os.getpid()}")
+        try:
+            self.fs.pipe_file(probe, b"")
+            self.fs.rm_file(probe)
+        except Exception as exc:  # the store's own errors (botocore, gcsfs, OSError)
+            raise StoreError(f"{self.url}: cannot write there ({_first_line(exc)})") from None
 
     def path(self, relative: str) -> str:
         return f"{self.root}/{relative}"
@@ -123,9 +139,15 @@ class StoreOut:
             raise FileNotFoundError(f"no {relative} in {self.url}") from None
 
     def exists(self) -> bool:
-        """True when the store holds anything under this OUT (committed or not)."""
+        """True when the store holds anything under this OUT (committed or not).
+
+        Raises:
+            StoreError: the store cannot be read (no such bucket, no credentials)."""
         self.fs.invalidate_cache()
-        return bool(self.fs.exists(self.root))
+        try:
+            return bool(self.fs.exists(self.root))
+        except Exception as exc:  # the store's own errors (botocore, gcsfs, OSError)
+            raise StoreError(f"{self.url}: cannot read there ({_first_line(exc)})") from None
 
     def _listing(self, relative: str) -> list[str]:
         """The objects directly under `relative` (not its sub-folders: the clips table's
@@ -288,6 +310,11 @@ class StoreOut:
         for relative in self._media_files():
             _download(self.fs, self.path(relative), mirror / relative)
         return mirror
+
+
+def _first_line(exc: BaseException) -> str:
+    text = (str(exc).strip().splitlines() or [""])[0][:300]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _names(record: dict[str, Any]) -> Iterable[str]:

@@ -177,6 +177,26 @@ def s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, st
         server.stop()
 
 
+def test_an_unusable_store_fails_before_any_work_in_one_line(
+    s3: dict[str, str], tmp_path: Path
+) -> None:
+    """A bucket that does not exist: `run` and `query` say so in one line, exit 2,
+    and the run starts nothing (no Ray, no mirror)."""
+    url = "s3://no-such-bucket/demo"
+    expected = {
+        "run": f"error: {url}: cannot write there (FileNotFoundError: The specified bucket does not exist)",
+        "query": f"error: no pipeline output at {url} (run `longvid-pipeline run`)",
+    }
+    for verb, args in (
+        ("run", run_args(url)),
+        ("query", ["longvid_pipeline", "query", url, "select 1"]),
+    ):
+        failed = cli(s3, *args)
+        assert failed.returncode == 2, failed.stderr[-2000:]
+        assert failed.stderr.strip().splitlines() == [expected[verb]]
+    assert not (Path(s3["LONGVID_CACHE"]) / "outs").exists()
+
+
 def cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", *args],
