@@ -48,8 +48,13 @@ def _read_task(path: str, offset: int, length: int) -> Any:
     return ReadTask(lambda: _read_line(path, offset, length), metadata)
 
 
-def spooled_dataset(path: Path, spans: list[tuple[int, int]]) -> Any:
-    """A Ray dataset of the spool's items, one read task (and block) per item."""
+def spooled_dataset(path: Path, spans: list[tuple[int, int]], readers: int = 2) -> Any:
+    """A Ray dataset of the spool's items, one read task (and block) per item, at most
+    `max(2, readers)` reads at a time.
+
+    Reads must keep up with the first pool: Ray Data hands a new item to the actor that
+    freed up last, so with items trickling in one at a time the same actors take them all
+    and the rest of the pool (a whole node) may never get one."""
     import ray.data
     from ray.data.datasource import Datasource
 
@@ -68,7 +73,7 @@ def spooled_dataset(path: Path, spans: list[tuple[int, int]]) -> Any:
     # would wait forever whenever the stages' actor pools hold every CPU (check_fits lets
     # them), since from_items' blocks needed no task at all. Without a CPU nothing bounds
     # how many run at once: Ray started a worker process for each (87 workers, load 27 on
-    # 2 cores at 500 inputs), so two at a time; each takes a few milliseconds.
+    # 2 cores at 500 inputs), so a few at a time; each takes a few milliseconds.
     # The spool is a file of the driver's machine: its reads run there (workers of a build
     # into an object store share no folder with the driver).
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -80,7 +85,7 @@ def spooled_dataset(path: Path, spans: list[tuple[int, int]]) -> Any:
             SpooledItems(),
             override_num_blocks=max(1, len(spans)),
             num_cpus=0,
-            concurrency=2,
+            concurrency=max(2, readers),
             ray_remote_args={"scheduling_strategy": here},
         )
 

@@ -170,7 +170,8 @@ def _ray_pass(items: list[WorkItem], recipe: Recipe, context: RunContext) -> Ite
     if problem:
         raise RunFailed(problem)
     with spool_items(Path(context.out_dir), items) as (spool, spans):
-        dataset = spooled_dataset(spool, spans)
+        # Enough reads in flight to hand every actor of the first pool an item at once.
+        dataset = spooled_dataset(spool, spans, readers=operators[0].resources.concurrency)
         for operator in operators:
             dataset = add_operator(dataset, operator, context)
         for number, batch in enumerate(
