@@ -46,7 +46,7 @@ demo: $(STAMP)
 # end-to-end tests spend much of their time waiting on Ray and subprocesses, so two files
 # side by side take 9 min on 2 cores where one after another took 21.
 test: lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
