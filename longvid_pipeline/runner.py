@@ -19,6 +19,7 @@ import os
 import shutil
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,7 +164,10 @@ def _ray_pass(items: list[WorkItem], recipe: Recipe, context: RunContext) -> Ite
     data_context.execution_options.preserve_order = False
     # An item is a few KB of JSON: where its block lives does not matter, and preferring the
     # actor on that node piles work onto the driver's node (the spool's reads run there).
-    data_context.execution_options.actor_locality_enabled = False
+    # (Ray 2.60 marks the switch deprecated, to go in 2027; it still works.)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        data_context.execution_options.actor_locality_enabled = False
     operators = plan_operators(recipe.stages, recipe.ray.fuse_cpu_stages)
     available = ray.cluster_resources()
     problem = check_fits(operators, available.get("CPU", 0.0), available.get("GPU", 0.0))

@@ -226,6 +226,15 @@ def run_args(out: str) -> list[str]:
     return args
 
 
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same demo world built into a local OUT, uninterrupted: what a store build must equal."""
+    out = tmp_path_factory.mktemp("reference") / "out"
+    built = cli(dict(os.environ), *run_args(str(out)))
+    assert built.returncode == 0, built.stderr[-2000:]
+    return out
+
+
 def store_commits(env: dict[str, str], url: str) -> int:
     import s3fs
 
@@ -239,13 +248,9 @@ def store_commits(env: dict[str, str], url: str) -> int:
 
 @pytest.mark.slow
 def test_a_build_into_s3_survives_a_kill_and_a_lost_mirror(
-    s3: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3: dict[str, str], reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = "s3://longvid-test/demo"
-    reference = tmp_path / "reference"
-    built = cli(s3, *run_args(str(reference)))
-    assert built.returncode == 0, built.stderr[-2000:]
-
     # SIGKILL the driver right after its second commit is durable in the build mirror, before
     # that commit reaches the store: the store holds one commit, the mirror two.
     monkeypatch.setenv("LONGVID_CACHE", s3["LONGVID_CACHE"])
@@ -341,14 +346,12 @@ S3_KEYS = (
 
 @pytest.mark.slow
 def test_three_nodes_that_share_no_folder_build_into_s3(
-    s3: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3: dict[str, str], reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each node of a local three-node cluster has a cache folder of its own (so the nodes
     share no folder but the store): claims and download slots go through the run's
     Coordinator actor, media through the store. Rows equal a local single-node build and
     the nodes that did work did it in their own folders."""
-    reference = tmp_path / "reference"
-    assert cli(s3, *run_args(str(reference))).returncode == 0
     base = {key: s3[key] for key in S3_KEYS}
     caches = [tmp_path / f"node-{index}" for index in range(3)]
     envs = [{**base, "LONGVID_CACHE": str(cache)} for cache in caches]
