@@ -3,10 +3,10 @@
 `ray.cluster_utils.Cluster` starts a head and two worker nodes (one CPU each, temp dirs
 under tmp_path) that share OUT on local disk, as a cluster shares a network disk. The
 build runs through the real CLI as a driver that joins the cluster (`ray.address`).
-Once every node has committed a video, a worker node is killed mid-run (validate takes
+Once a worker node has committed a video, that node is killed mid-run (validate takes
 batches of 2 here, so commits come while other videos are in flight); the rerun on the
 two nodes left must finish with exactly the rows of a single-node build
-(scripts/compare_builds.py), and the stage accounts must show work on all three nodes.
+(scripts/compare_builds.py), and the stage accounts must show work on more than one node.
 
 The cluster comes from support.cluster (which keeps it from announcing itself machine-wide).
 """
@@ -71,12 +71,15 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield three_nodes
 
 
-def wait_for_commits_on(out: Path, nodes: set[str], proc: subprocess.Popen[str]) -> set[str]:
-    """Poll the commit records until every node in `nodes` has committed a video or the run
-    ends; returns the nodes that had."""
+def wait_for_commits_on(
+    out: Path, nodes: set[str], proc: subprocess.Popen[str], any_of: bool = False
+) -> set[str]:
+    """Poll the commit records until every node in `nodes` (or, `any_of`, one of them) has
+    committed a video or the run ends; returns the nodes that had committed."""
     deadline = time.time() + RUN_TIMEOUT_S
     worked: set[str] = set()
-    while time.time() < deadline and proc.poll() is None and not nodes <= worked:
+    done = (lambda: bool(nodes & worked)) if any_of else (lambda: nodes <= worked)
+    while time.time() < deadline and proc.poll() is None and not done():
         time.sleep(0.2)
         worked = set().union(*(nodes_of(record) for record in read_commits(out)))
     return worked
@@ -92,16 +95,15 @@ def test_three_nodes_share_the_work_and_losing_one_loses_nothing(
     out = tmp_path / "multi"
     # One fused CPU actor per node (each node has one CPU, each actor asks for one).
     args = cli(out, f"ray.address={cluster.address}", "stages.segment.resources.concurrency=3")
-    nodes = {cluster.head_node.node_id, *(node.node_id for node in cluster.worker_nodes)}
+    workers = {node.node_id: node for node in cluster.worker_nodes}
     proc = subprocess.Popen(
         args, cwd=REPO, env=POOL_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    worked = wait_for_commits_on(out, nodes, proc)
-    idle = nodes - worked
-    spread = [sorted(nodes_of(record)) for record in read_commits(out)]
-    assert not idle, f"nodes {sorted(n[:8] for n in idle)} committed nothing; commits: {spread}"
-    victim = next(iter(cluster.worker_nodes)) if proc.poll() is None else None
-    if victim is not None:  # videos are still in flight: lose a node under them
+    # Lose a worker node once it has committed a video, with others still in flight.
+    worked = wait_for_commits_on(out, set(workers), proc, any_of=True)
+    victim = workers[sorted(worked & set(workers))[0]] if worked & set(workers) else None
+    assert victim is not None, "no worker node committed a video before the run ended"
+    if proc.poll() is None:
         cluster.remove_node(victim, allow_graceful=False)
     _, stderr = proc.communicate(timeout=RUN_TIMEOUT_S)
     committed = {i for record in read_commits(out) for i in record["input_ids"]}
@@ -118,14 +120,18 @@ def test_three_nodes_share_the_work_and_losing_one_loses_nothing(
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert len({i for record in read_commits(out) for i in record["input_ids"]}) == 6
     per_node = Counter(
-        n[:8] for record in read_commits(out) for n in record["accounts"]["segment"]["nodes"]
+        node[:8] for record in read_commits(out) for node in record["accounts"]["segment"]["nodes"]
     )
     print(
-        f"[cluster] segment work per node {dict(per_node)}; killed node"
-        f" {victim.node_id[:8] if victim else '(none: the run had ended)'} mid-run: run rc"
-        f" {proc.returncode}, {len(committed)}/6 inputs committed; the rerun finished the rest"
+        f"[cluster] segment work per node {dict(per_node)}; killed node {victim.node_id[:8]}"
+        f" mid-run: run rc {proc.returncode}, {len(committed)}/6 inputs committed; the rerun"
+        " finished the rest"
     )
-    assert victim is not None, "the run ended before a node could be lost under it"
+    # Which node gets which video is Ray Data's choice: on a quiet machine all three take
+    # some; on a loaded one items trickle in and the actor freed last takes the next, so a
+    # node may get none. Work on more than one node, the lost one among them, must show.
+    nodes_that_worked = {node for record in read_commits(out) for node in nodes_of(record)}
+    assert len(nodes_that_worked) >= 2 and victim.node_id in nodes_that_worked
     compared = run([sys.executable, "scripts/compare_builds.py", str(reference), str(out)])
     assert compared.returncode == 0, compared.stdout
     assert "identical" in compared.stdout
