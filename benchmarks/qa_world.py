@@ -9,6 +9,10 @@ videos, clips and qa rows as an OUT that `benchmarks/qa_blind.py` reads.
 
     PYTHONPATH=. .venv/bin/python benchmarks/qa_world.py /tmp/qa_world --videos 1000
     PYTHONPATH=. .venv/bin/python benchmarks/qa_blind.py /tmp/qa_world
+
+Short videos (`--min-s 30 --max-s 90`) have too few events of their own for many
+multiple-choice types; `--bank OTHER_OUT` (e.g. a world of another `--seed`) lets them
+borrow wrong options from other videos (`stages.qa.distractors.bank`).
 """
 
 from __future__ import annotations
@@ -83,18 +87,25 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0, help="world seed")
     parser.add_argument("--max-clip-s", type=float, default=30.0)
+    parser.add_argument("--min-s", type=float, default=180.0, help="shortest video, seconds")
+    parser.add_argument("--max-s", type=float, default=360.0, help="longest video, seconds")
+    parser.add_argument(
+        "--bank", action="append", default=[], help="distractor bank: an OUT of other videos"
+    )
     args = parser.parse_args()
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
     caption_config, _ = build_section(CaptionConfig, {}, "stages.caption")
-    qa_config, _ = build_section(QAConfig, {}, "stages.qa")
+    qa_config, problems = build_section(QAConfig, {"distractors": {"bank": args.bank}}, "stages.qa")
+    assert qa_config is not None, problems
     caption = CaptionStage(caption_config, RunContext(out_dir=str(out)))
     qa = QAStage(qa_config, RunContext(out_dir=str(out)))
+    QAStage.preflight(qa_config, "qa_world")
     rng = random.Random(args.seed)
     rows: dict[str, list[dict[str, Any]]] = {"videos": [], "clips": [], "qa": []}
     started = time.perf_counter()
     for index in range(args.videos):
-        duration = round(rng.uniform(180, 360) * FPS) / FPS
+        duration = round(rng.uniform(args.min_s, args.max_s) * FPS) / FPS
         name = f"qa-world:{args.seed}:{index}"
         plan = plan_video(name, duration_s=duration, seed=args.seed * 100_003 + index, width=640,
                           height=360, fps=FPS, min_scene_s=3.0, max_scene_s=40.0)  # fmt: skip

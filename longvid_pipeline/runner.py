@@ -285,6 +285,8 @@ def run_recipe(
     `out` is a folder or an object store URL (`s3://bucket/prefix`): then the run works in
     a local build mirror and publishes every commit to the store (`longvid_pipeline.store`)."""
     target = str(out or recipe.out)
+    for spec in recipe.stages:  # what the recipe names but only reading it can check
+        spec.stage_cls.preflight(spec.config, recipe.path)
     if not is_url(target):
         return _run_in_folder(recipe, Path(target).resolve(), force, progress_every_s, None)
     store = StoreOut(target)

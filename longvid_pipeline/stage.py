@@ -114,6 +114,11 @@ class Stage:
         """Whether this stage, so configured, loads something once per worker."""
         return cls.uses_actor
 
+    @classmethod
+    def preflight(cls, config: Any, recipe_path: str) -> None:
+        """Check on the driver, before any work, what the recipe check cannot (files the
+        stage reads whole); raise ConfigError naming the recipe and key. Default: nothing."""
+
     def setup(self) -> None:
         """Load heavy things (models, binaries) once per worker. Default: nothing."""
 

@@ -21,16 +21,22 @@ fact drawn among those whose answer is not in S.
 events and ask about the order the video shows; which option is first is not in the text.
 "Which of these never appears" draws one absent object and three present ones, all made
 of the video's own colors and shapes.
+
+A video with too few values of its own for a question type may fill up to
+`max_borrowed` options with values of other videos (`qa/distractors.py`): absent from
+this video, so never right and always fair wrong options; the right option is then drawn
+uniformly among the video's own and put at the dealt position.
 """
 
 from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from longvid_pipeline.qa.distractors import Borrowed
 from longvid_pipeline.qa.facts import NONE, Fact, FactSettings, QuestionType
 from longvid_pipeline.qa.formats import OPTIONS
 
@@ -53,9 +59,12 @@ def draw_choice(
     negative_rate: float,
     attempts: int,
     position: int,
+    borrowed: Sequence[Borrowed] = (),
+    max_borrowed: int = 0,
 ) -> Choice | None:
     """One multiple-choice question of `qtype` from unasked `facts`, or None when this
-    video has no fair option set (fewer than four usable values).
+    video has no fair option set (fewer than four usable values, counting at most
+    `max_borrowed` of `borrowed`, which fill in only what the video lacks).
 
     `position` is where the right option goes. Callers deal it from a shuffled deck of
     the four positions, which is uniform and independent of the option set (so every
@@ -71,14 +80,17 @@ def draw_choice(
     with_negative = negative in by_value and rng.random() < OPTIONS * negative_rate
     pool = sorted((v for v in by_value if v != negative), key=repr)
     real = OPTIONS - 1 if with_none else OPTIONS
-    for _ in range(attempts):
-        forced = [negative] if with_negative else []
-        if len(pool) < real - len(forced):
+    forced = [negative] if with_negative else []
+    wanted = real - len(forced)
+    for own in range(min(len(pool), wanted), -1, -1):  # the video's own values first
+        lacking = wanted - own
+        if own + len(forced) == 0 or lacking > min(max_borrowed, len(borrowed)):
             return None
-        members = forced + rng.sample(pool, real - len(forced))
-        viable = _viable(qtype, by_value, members, settings, with_none, with_negative)
-        if viable is not None:
-            return _choose(qtype, members, viable, with_none, rng, position)
+        for _ in range(attempts):
+            members = forced + rng.sample(pool, own) + rng.sample(list(borrowed), lacking)
+            viable = _viable(qtype, by_value, members, settings, with_none, with_negative)
+            if viable is not None:
+                return _choose(qtype, members, viable, with_none, rng, position)
     return None
 
 
@@ -95,6 +107,7 @@ def _viable(
     viable = {
         value: [f for f in by_value[value] if _fair(qtype, f, members, value, settings)]
         for value in members
+        if not isinstance(value, Borrowed)
     }
     if with_none:
         outside = [
@@ -114,7 +127,11 @@ def _fair(
     own: Hashable,
     settings: FactSettings,
 ) -> bool:
-    return all(qtype.compatible(fact, other, settings) for other in members if other != own)
+    return all(
+        qtype.compatible(fact, other, settings)
+        for other in members
+        if other != own and not isinstance(other, Borrowed)
+    )
 
 
 def _choose(
@@ -127,6 +144,8 @@ def _choose(
 ) -> Choice:
     """The option at `position` is right (options sorted by value or shuffled, 'None of the
     above' last), then a fact whose answer it is."""
+    if any(isinstance(value, Borrowed) for value in members):
+        return _choose_with_borrowed(members, viable, with_none, rng, position)
     order = list(members)
     if qtype.extra.get("sort_options"):
         order.sort(key=_by_value)
@@ -135,6 +154,27 @@ def _choose(
     options = [*order, NONE] if with_none else order
     fact = rng.choice(viable[options[position]])
     return Choice(fact, tuple(options), position)
+
+
+def _choose_with_borrowed(
+    members: list[Hashable],
+    viable: dict[Hashable, list[Fact]],
+    with_none: bool,
+    rng: random.Random,
+    position: int,
+) -> Choice:
+    """A borrowed value is never right: the answer is one of the video's own values (or
+    'None of the above' when that is dealt), placed at `position`, the rest shuffled."""
+    others = list(members)
+    rng.shuffle(others)
+    if with_none and position == len(members):
+        right: Hashable = NONE
+    else:
+        right = rng.choice([value for value in members if not isinstance(value, Borrowed)])
+        others.remove(right)
+        others.insert(position, right)
+    options = [*others, NONE] if with_none else others
+    return Choice(rng.choice(viable[right]), tuple(options), position)
 
 
 def _by_value(value: Hashable) -> Any:

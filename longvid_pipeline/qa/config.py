@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from longvid_pipeline.config import param
@@ -64,6 +65,38 @@ class ChoiceConfig:
     attempts: int = param(
         40, "random option sets tried before a question type gives up on a video", min=1
     )
+
+
+@dataclass
+class DistractorConfig:
+    """Wrong options borrowed from other videos when a video has too few of its own."""
+
+    bank: list[str] = param(
+        [],
+        "earlier builds (OUT folders or store URLs) or JSONL files of {caption, shape?,"
+        " color?, action?} lines whose events and clip captions may fill multiple-choice"
+        " options of short videos (only descriptions absent from the video, the most"
+        " similar first); empty: every option comes from the video itself",
+    )
+    max_borrowed: int = param(
+        2, "at most this many of a question's four options come from the bank", min=0, max=3
+    )
+    similar: int = param(
+        32, "per video, borrow among this many bank entries most like its own events", min=1
+    )
+    max_entries: int = param(
+        20000,
+        "bank entries kept per kind (events, captions), chosen by hash: every video scans"
+        " the bank (~5 ms per video for 300 videos' worth)",
+        min=1,
+    )
+
+    def __post_init__(self) -> None:
+        missing = [
+            source for source in self.bank if "://" not in source and not Path(source).exists()
+        ]
+        if missing:
+            raise ValueError(f"bank: no such file or folder: {', '.join(missing)}")
 
 
 @dataclass
@@ -190,6 +223,7 @@ class QAConfig:
     )
     quota: QuotaConfig = dataclasses.field(default_factory=QuotaConfig)
     choice: ChoiceConfig = dataclasses.field(default_factory=ChoiceConfig)
+    distractors: DistractorConfig = dataclasses.field(default_factory=DistractorConfig)
     caption: CaptionTaskConfig = _task(CaptionTaskConfig)  # type: ignore[assignment]
     grounding: TaskConfig = _task()
     counting: CountingTaskConfig = _task(CountingTaskConfig)  # type: ignore[assignment]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from longvid_pipeline.qa.choices import draw_choice, draw_open
 from longvid_pipeline.qa.config import QAConfig, QuotaConfig
+from longvid_pipeline.qa.distractors import Borrowed, unwrap
 from longvid_pipeline.qa.facts import NONE, Fact, FactSettings, QuestionType, Span
 from longvid_pipeline.qa.formats import NONE_OF_THE_ABOVE, OPTIONS
 from longvid_pipeline.qa.timeline import Timeline
@@ -64,8 +65,10 @@ class _TaskPoser:
         timeline: Timeline,
         config: QAConfig,
         rng: random.Random,
+        borrowed: dict[str, list[Borrowed]],
     ) -> None:
         self.task, self.config, self.rng = task, config, rng
+        self.borrowed = borrowed
         self.settings = FactSettings(max_count=config.counting.max_count)
         self.section = config.task(task)
         self.absent_rate = float(getattr(self.section, "absent_rate", 0.0))
@@ -159,10 +162,14 @@ class _TaskPoser:
             negative_rate,
             self.config.choice.attempts,
             self._position(),
+            self.borrowed.get(str(qtype.extra.get("borrow")), []),
+            self.config.distractors.max_borrowed,
         )
         if choice is None:
             return None
-        options = [NONE_OF_THE_ABOVE if v == NONE else qtype.option(v) for v in choice.options]
+        options = [
+            NONE_OF_THE_ABOVE if v == NONE else qtype.option(unwrap(v)) for v in choice.options
+        ]
         if len(set(options)) != OPTIONS:
             return None
         self.deck.pop()
@@ -199,9 +206,12 @@ def pose_task(
     timeline: Timeline,
     config: QAConfig,
     rng: random.Random,
+    borrowed: dict[str, list[Borrowed]] | None = None,
 ) -> list[Posed]:
-    """The template questions of one task for one video."""
+    """The template questions of one task for one video; `borrowed`: per kind, wrong
+    options of other videos that may fill option sets the video cannot
+    (`qa/distractors.py`)."""
     if task == "caption" and not config.caption.dense:
         types = tuple(t for t in types if t.name != "dense")
     count = task_quota(timeline.duration_s, config.quota)
-    return _TaskPoser(task, types, timeline, config, rng).pose(count)
+    return _TaskPoser(task, types, timeline, config, rng, borrowed or {}).pose(count)

@@ -21,10 +21,12 @@ from __future__ import annotations
 import random
 from typing import Any, ClassVar
 
+from longvid_pipeline.config import ConfigError, ConfigProblem
 from longvid_pipeline.ids import stable_hash
 from longvid_pipeline.item import WorkItem
 from longvid_pipeline.qa.config import QAConfig
 from longvid_pipeline.qa.dedup import near_duplicates
+from longvid_pipeline.qa.distractors import load_bank
 from longvid_pipeline.qa.formats import format_choice, options_block
 from longvid_pipeline.qa.llm import LLMQuestionWriter, RegisteredTextLLM, split_requests
 from longvid_pipeline.qa.posing import Posed, pose_task, task_quota
@@ -56,10 +58,27 @@ class QAStage(Stage):
 
     @classmethod
     def needs_actor(cls, config: QAConfig) -> bool:
-        """An actor pool only when a task's generator is an LLM (loaded once per actor)."""
-        return config.uses_llm
+        """An actor pool when a task's generator is an LLM or a distractor bank is read
+        (each loaded once per actor)."""
+        return config.uses_llm or bool(config.distractors.bank)
+
+    @classmethod
+    def preflight(cls, config: QAConfig, recipe_path: str) -> None:
+        """Read the distractor bank here, so a bank that cannot be read fails the run in
+        one line before any work rather than as a reject per video."""
+        try:
+            load_bank(tuple(config.distractors.bank), config.distractors.max_entries)
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            problem = ConfigProblem(
+                "stages.qa.distractors.bank", f"cannot read it ({type(exc).__name__}: {first})"
+            )
+            raise ConfigError(recipe_path, [problem]) from None
 
     def setup(self) -> None:
+        self.bank = load_bank(
+            tuple(self.config.distractors.bank), self.config.distractors.max_entries
+        )
         self.writer: LLMQuestionWriter | None = None
         if self.config.uses_llm:
             llm = RegisteredTextLLM(self.config.llm)
@@ -92,11 +111,13 @@ class QAStage(Stage):
         video_id = item.video["video_id"] if item.video else ""
         found: list[tuple[Posed, str]] = []
         requests = []
+        borrowed = self.bank.for_video(timeline, video_id, self.config.distractors.similar)
         for task in self.config.tasks:
             section = self.config.task(task)
             rng = self._rng(video_id, task)
             if section.generator == "template":
-                posed = pose_task(task, QUESTION_TYPES[task], timeline, self.config, rng)
+                types = QUESTION_TYPES[task]
+                posed = pose_task(task, types, timeline, self.config, rng, borrowed)
                 found.extend((p, TEMPLATE_GENERATOR) for p in posed)
             else:
                 count = task_quota(timeline.duration_s, self.config.quota)

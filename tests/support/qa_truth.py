@@ -71,8 +71,13 @@ class Truth:
         assert len(found) == 1, f"{description!r} names {len(found)} events"
         return found[0]
 
-    def option_event(self, option: str) -> dict[str, Any]:
-        return self.named(option.rstrip("."))
+    def option_event(self, option: str) -> dict[str, Any] | None:
+        """The event an option names; None for one the video never shows (an option
+        borrowed from another video: a fair wrong option whatever the question)."""
+        description = option.rstrip(".").lower()
+        found = [e for e in self.events if self.describe(e) == description]
+        assert len(found) <= 1, f"{option!r} names {len(found)} events"
+        return found[0] if found else None
 
     def scene(self, handle: str) -> dict[str, Any]:
         by_background = re.fullmatch(r"the scene with the (.+) background", handle)
@@ -168,8 +173,9 @@ def _span_event(slots: dict[str, str], truth: Truth, clips: list[Row], row: Row)
     ]
     assert len(found) == 1
     for option in row["options"] or []:
-        if option not in (NONE_OF_THE_ABOVE, row["answer"]):
-            assert not _overlaps(_span(truth.option_event(option)), _span(found[0]))
+        event = truth.option_event(option)
+        if option not in (NONE_OF_THE_ABOVE, row["answer"]) and event is not None:
+            assert not _overlaps(_span(event), _span(found[0]))
     return _sentence(found[0], row)
 
 
@@ -185,6 +191,8 @@ def _outside(
         if option in (NONE_OF_THE_ABOVE, row["answer"]):
             continue
         event = truth.option_event(option)
+        if event is None:  # borrowed from another video: happens nowhere in this one
+            continue
         assert event not in quoted and not _overlaps(_span(event), window), (
             row["question"],
             option,
@@ -238,7 +246,9 @@ def _of_two(earliest: bool) -> Any:
 
 def _of_four(earliest: bool) -> Any:
     def check(slots: dict[str, str], truth: Truth, clips: list[Row], row: Row) -> str:
-        events = sorted((truth.option_event(o) for o in row["options"]), key=lambda e: e["start_s"])
+        events = sorted(
+            (truth.named(o.rstrip(".")) for o in row["options"]), key=lambda e: e["start_s"]
+        )
         for one, other in zip(events, events[1:], strict=False):
             assert one["end_s"] + 0.5 <= other["start_s"]  # no overlap, clearly ordered
         return _sentence(events[0] if earliest else events[-1], row)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable
 
+from longvid_pipeline.qa.distractors import CAPTION
 from longvid_pipeline.qa.facts import Fact, FactSettings, QuestionType
 from longvid_pipeline.qa.formats import format_span
 from longvid_pipeline.qa.phrasing import seconds, sentence
@@ -62,6 +63,7 @@ CLIP = QuestionType(
     ),
     answer=lambda fact: str(fact.value),
     compatible=_no_shared_sentence,
+    extra={"borrow": CAPTION},
 )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable
 
+from longvid_pipeline.qa.distractors import EVENT
 from longvid_pipeline.qa.facts import (
     EventValue,
     Fact,
@@ -108,6 +109,7 @@ SPAN_EVENT = QuestionType(
     answer=lambda fact: fact.value.sentence,  # type: ignore[attr-defined]
     option=event_option,
     compatible=_event_apart,
+    extra={"borrow": EVENT},
 )
 
 QUESTION_TYPES = (EVENT_SPAN, SPAN_EVENT)

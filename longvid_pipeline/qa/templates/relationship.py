@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 
+from longvid_pipeline.qa.distractors import EVENT
 from longvid_pipeline.qa.facts import (
     EventValue,
     Fact,
@@ -105,6 +106,7 @@ def _neighbor_type(
         answer=lambda fact: fact.value.sentence,  # type: ignore[attr-defined]
         option=event_option,
         compatible=_outside_evidence,
+        extra={"borrow": EVENT},
     )
 
 
@@ -198,6 +200,7 @@ BETWEEN = QuestionType(
     answer=lambda fact: fact.value.sentence,  # type: ignore[attr-defined]
     option=event_option,
     compatible=_outside_evidence,
+    extra={"borrow": EVENT},
 )
 
 

@@ -13,8 +13,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from support import qa_items
+from support.qa_items import run_qa, world_item
 from support.qa_truth import Truth, check_row, ranks_of
-from support.rows import example_clip
 from support.sidecars import demo_sidecar
 
 from longvid_pipeline.config import build_section
@@ -30,9 +31,7 @@ from longvid_pipeline.qa.formats import (
 from longvid_pipeline.qa.phrasing import base_form, third_person
 from longvid_pipeline.qa.templates import QUESTION_TYPES
 from longvid_pipeline.schemas import arrow_schema, row_problem
-from longvid_pipeline.segmenting.sampling import TIMESTAMP_PROMPT
 from longvid_pipeline.stage import RunContext
-from longvid_pipeline.stages.caption import CaptionConfig, CaptionStage
 from longvid_pipeline.stages.qa import QAStage
 
 VIDEO_ID = "v-qa0000000000000"
@@ -74,33 +73,9 @@ def captioned_item(
     video_id: str = VIDEO_ID,
 ) -> WorkItem:
     """An item as the segment stage leaves it, captioned by the real caption stage."""
-    item = WorkItem(input_id="in-qa", source={"url": "demo://1"}, source_kind="demo", split="val")
-    item.video = {
-        "video_id": video_id,
-        "uri": "media/v-qa.mp4",
-        "duration_s": duration_s,
-        "sample_frames": 64,
-        "sample_fps": 1.0,
-        "sample_timestamps": [round((i + 0.5) * duration_s / 64, 4) for i in range(64)],
-        "timestamp_prompt": TIMESTAMP_PROMPT.format(duration=duration_s, frames=64),
-    }
-    item.annotations = annotations or sidecar()
-    item.subtitles = subtitles or []
-    item.clips = [
-        example_clip(video_id, i, start, end, clip_id=f"c-{video_id}-{i}")
-        for i, (start, end) in enumerate(clip_spans)
-    ]
-    config, errors = build_section(CaptionConfig, {"backends": [backend]}, "stages.caption")
-    assert errors == []
-    return CaptionStage(config, RunContext(out_dir="unused")).run_item(item)
-
-
-def run_qa(item: WorkItem, **config: Any) -> list[dict[str, Any]]:
-    qa_config, errors = build_section(QAConfig, config, "stages.qa")
-    assert errors == []
-    done = QAStage(qa_config, RunContext(out_dir="unused")).run_item(item)
-    assert done.alive, done.rejects
-    return done.qa
+    return qa_items.captioned_item(
+        clip_spans, annotations or sidecar(), duration_s, video_id, backend, subtitles
+    )
 
 
 @pytest.fixture(scope="module")
@@ -231,18 +206,9 @@ def test_letter_text_style_answers_with_letter_and_text(item: WorkItem) -> None:
 
 def demo_rows(videos: int, **config: Any) -> list[dict[str, Any]]:
     """QA rows of `videos` demo-world plans (3-6 min), clipped per scene."""
-    from longvid_pipeline.demo.world import plan_video
-
     found = []
     for seed in range(videos):
-        plan = plan_video(
-            "demo", duration_s=180.0 + 30 * (seed % 7), seed=100 + seed, width=320, height=240,
-            fps=10, min_scene_s=3.0, max_scene_s=40.0,
-        )  # fmt: skip
-        clip_spans = [(s["start_s"], s["end_s"]) for s in plan["scenes"]]
-        item = captioned_item(
-            clip_spans, annotations=plan, duration_s=plan["duration_s"], video_id=f"v-{seed:015d}"
-        )
+        item = world_item(100 + seed, 180.0 + 30 * (seed % 7), f"v-{seed:015d}")
         found += run_qa(item, **config)
     return found
 
