@@ -42,7 +42,12 @@ from typing import Any
 
 from longvid_pipeline.errors import StoreError
 from longvid_pipeline.files import write_atomic
-from longvid_pipeline.media.housekeeping import CLIP_FILES_DIR, MEDIA_DIR
+from longvid_pipeline.media.housekeeping import (
+    CLIP_FILES_DIR,
+    MEDIA_DIR,
+    media_owner,
+    video_media_files,
+)
 from longvid_pipeline.tables import COMMITS_DIR, available_tables
 
 URL_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -158,12 +163,13 @@ class StoreOut:
             return []
         return [str(entry["name"]) for entry in entries if entry.get("type") == "file"]
 
-    def _tree(self, relative: str) -> list[str]:
-        """Every object under `relative` (recursive), as store paths."""
+    def _tree(self, relative: str) -> dict[str, int]:
+        """Every object under `relative` (recursive): store path -> size, from one listing."""
         try:
-            return [str(path) for path in self.fs.find(self.path(relative))]
+            found = self.fs.find(self.path(relative), detail=True)
         except FileNotFoundError:
-            return []
+            return {}
+        return {str(path): int(info.get("size") or 0) for path, info in found.items()}
 
     # ------------------------------------------------------------ writing (one driver)
 
@@ -234,7 +240,7 @@ class StoreOut:
     def upload_media(self, work: Path, video_id: str) -> None:
         """Upload one video's media from a worker's folder: the normalized mp4 and its
         sidecars, and its clip files when segment cut them."""
-        for local in _video_media(work, video_id):
+        for local in video_media_files(work, video_id):
             self._upload(local, local.relative_to(work).as_posix())
 
     def download_media(self, video_id: str, work: Path) -> None:
@@ -259,21 +265,15 @@ class StoreOut:
             self.remove_media(owner) for owner in sorted(self._media_owners() - kept_video_ids)
         )
 
-    def _media_files(self) -> list[str]:
-        """Paths (relative to OUT) of every media object: media/<id>.* and clips/<id>/…,
+    def _media_files(self) -> dict[str, int]:
+        """Every media object, relative to OUT -> size: media/<id>.* and clips/<id>/…,
         never the clips table's own part files (clips/part-….parquet)."""
-        relative = [
-            path[len(self.root) + 1 :]
-            for path in [*self._tree(MEDIA_DIR), *self._tree(CLIP_FILES_DIR)]
-        ]
-        return [
-            path
-            for path in relative
-            if path.count("/") >= (1 if path.startswith(f"{MEDIA_DIR}/") else 2)
-        ]
+        listed = {**self._tree(MEDIA_DIR), **self._tree(CLIP_FILES_DIR)}
+        relative = {path[len(self.root) + 1 :]: size for path, size in listed.items()}
+        return {path: size for path, size in relative.items() if media_owner(path)}
 
     def _media_owners(self) -> set[str]:
-        return {path.split("/")[1].split(".", 1)[0] for path in self._media_files()}
+        return {owner for path in self._media_files() if (owner := media_owner(path))}
 
     def clear(self) -> None:
         """Delete everything a build wrote under this OUT (`run --force`)."""
@@ -304,11 +304,12 @@ class StoreOut:
                     path.unlink()
         for record in records:
             self._fetch_commit(mirror, record)
-        for name in REPORTS:
+        for name in REPORTS:  # rewritten by every run: always fetched again
+            (mirror / name).unlink(missing_ok=True)
             if self.fs.exists(self.path(name)):
                 _download(self.fs, self.path(name), mirror / name)
-        for relative in self._media_files():
-            _download(self.fs, self.path(relative), mirror / relative)
+        for relative, size in self._media_files().items():
+            _download(self.fs, self.path(relative), mirror / relative, size)
         return mirror
 
 
@@ -321,23 +322,16 @@ def _names(record: dict[str, Any]) -> Iterable[str]:
     return (name for names in record["files"].values() for name in names)
 
 
-def _download(fs: Any, path: str, local: Path) -> None:
-    """Fetch one object to `local` unless a file of its size is there (objects never change
-    under their names); written through a temp name, so a killed copy is never taken whole."""
-    if local.is_file() and local.stat().st_size == fs.size(path):
+def _download(fs: Any, path: str, local: Path, size: int | None = None) -> None:
+    """Fetch one object to `local` unless it is there already: a file is only ever written
+    whole (through a temp name), and a part file's name is never reused, so presence is
+    enough; for media the listing's `size` is checked too (no request per file)."""
+    if local.is_file() and (size is None or local.stat().st_size == size):
         return
     local.parent.mkdir(parents=True, exist_ok=True)
     temp = local.with_name(f".{local.name}.part")
     fs.get_file(path, str(temp))
     os.replace(temp, local)
-
-
-def _video_media(work: Path, video_id: str) -> list[Path]:
-    """A video's files in a worker's folder: media/<id>.* and clips/<id>/**."""
-    files = sorted((work / MEDIA_DIR).glob(f"{video_id}.*"))
-    clip_dir = work / CLIP_FILES_DIR / video_id
-    files += sorted(path for path in clip_dir.rglob("*") if path.is_file())
-    return [path for path in files if not path.name.startswith(".")]
 
 
 def localize_media(item: Any, context: Any) -> None:

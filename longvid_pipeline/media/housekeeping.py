@@ -26,6 +26,26 @@ def _owner(path: Path) -> str:
     return path.name.split(".", 1)[0]
 
 
+def media_owner(relative: str) -> str | None:
+    """The video owning a path relative to OUT: `media/<id>.*` or `clips/<id>/...`; None
+    for anything else (the clips table's own part files, `clips/part-….parquet`)."""
+    parts = relative.split("/")
+    if parts[0] == MEDIA_DIR and len(parts) == 2:
+        return _owner(Path(parts[1])) or None
+    if parts[0] == CLIP_FILES_DIR and len(parts) >= 3:
+        return parts[1]
+    return None
+
+
+def video_media_files(folder: Path, video_id: str) -> list[Path]:
+    """A video's files under `folder`: media/<id>.* and clips/<id>/**, without
+    temporaries (names starting with a dot)."""
+    files = sorted((folder / MEDIA_DIR).glob(f"{video_id}.*"))
+    clip_dir = folder / CLIP_FILES_DIR / video_id
+    files += sorted(path for path in clip_dir.rglob("*") if path.is_file())
+    return [path for path in files if not path.name.startswith(".")]
+
+
 def remove_video_media(out: Path, video_id: str) -> int:
     """Delete the normalized media, its sidecars and clip files of one video."""
     removed = 0
