@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from longvid_pipeline.files import atomic_path, write_atomic
+from longvid_pipeline.ids import IdSet
 from longvid_pipeline.item import WorkItem
 from longvid_pipeline.schemas import conform_rows
 from longvid_pipeline.store import StoreOut, is_url
@@ -111,13 +112,20 @@ class ShardWriter:
             removed += 1
         return removed
 
-    def _load_seen_ids(self) -> dict[str, set[str]]:
-        seen: dict[str, set[str]] = {table: set() for table in self.tables}
+    def _load_seen_ids(self) -> dict[str, IdSet]:
+        """Row ids committed so far per table, compactly (`IdSet`), and the video ids as
+        text in `_video_ids` (media is swept by them)."""
+        self._video_ids: set[str] = set()
+        seen = {table: IdSet() for table in self.tables if table != "videos"}
         for table, paths in committed_files(self.out).items():
             column = ID_COLUMNS.get(table)
             for path in paths:
-                if column and table in seen:
-                    seen[table].update(pq.read_table(path, columns=[column]).column(0).to_pylist())
+                if not column or table not in self.tables:
+                    continue
+                ids = pq.read_table(path, columns=[column]).column(0).to_pylist()
+                target = self._video_ids if table == "videos" else seen[table]
+                for row_id in ids:
+                    target.add(row_id)
         return seen
 
     def done_input_ids(self) -> set[str]:
@@ -127,7 +135,7 @@ class ShardWriter:
     @property
     def video_ids(self) -> set[str]:
         """Ids of the videos kept so far (committed, or admitted to the commit under way)."""
-        return self._seen_ids["videos"]
+        return self._video_ids
 
     @property
     def pending(self) -> int:
@@ -209,14 +217,14 @@ class ShardWriter:
         _, problems = conform_rows("videos", [video])
         if problems:
             item.reject_input(WRITE_STAGE, "schema", f"videos row: {problems[0].reason}")
-        elif video["video_id"] in self._seen_ids["videos"]:
+        elif video["video_id"] in self._video_ids:
             item.reject_input(
                 WRITE_STAGE,
                 "duplicate_video",
                 f"video {video['video_id']} is already in the dataset",
             )
         else:
-            self._seen_ids["videos"].add(video["video_id"])
+            self._video_ids.add(video["video_id"])
 
     def _admit_rows(
         self, item: WorkItem, table: str, table_rows: list[dict[str, Any]]

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from support.rows import example_clip, example_video
 
-from longvid_pipeline.ids import input_id_for
+from longvid_pipeline.ids import IdSet, input_id_for
 from longvid_pipeline.item import WorkItem
 from longvid_pipeline.query import run_query
 from longvid_pipeline.shards import ShardWriter, committed_files, read_commits
@@ -95,6 +95,31 @@ def test_duplicate_video_across_commits_and_runs_is_rejected(tmp_path: Path) -> 
     assert run_query(tmp_path, "select count(*) as n from videos").to_pylist() == [{"n": 1}]
     reasons = run_query(tmp_path, "select reason from rejects").column("reason").to_pylist()
     assert reasons == ["duplicate_video"]
+
+
+def test_a_clip_id_written_in_an_earlier_run_is_refused_as_a_duplicate(tmp_path: Path) -> None:
+    first = writer(tmp_path, per_commit=1)
+    first.add([make_item("a")])
+    other = make_item("b")
+    other.clips[1] = {**other.clips[1], "clip_id": make_item("a").clips[0]["clip_id"]}
+    second = writer(tmp_path, per_commit=1)  # reloads the clip ids into its IdSet
+    second.add([other])
+    second.close()
+    assert run_query(tmp_path, "select count(*) as n from clips").to_pylist() == [{"n": 3}]
+    rejects = run_query(tmp_path, "select reason, level from rejects").to_pylist()
+    assert rejects == [{"reason": "duplicate_id", "level": "clips"}]
+
+
+def test_id_set_agrees_with_a_set_across_merges(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(IdSet, "MERGE_AT", 7)  # merge into the sorted array often
+    ids = [f"q-{i:016x}" for i in range(0, 300, 3)]
+    seen = IdSet(ids[:50])
+    for one in ids[50:]:
+        seen.add(one)
+    assert len(seen) == len(ids)
+    assert all(one in seen for one in ids)
+    assert not any(f"q-{i:016x}" in seen for i in range(1, 300, 3))
+    assert 42 not in seen
 
 
 def test_orphans_of_a_killed_run_are_never_read_and_are_removed(tmp_path: Path) -> None:
