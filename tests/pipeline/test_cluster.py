@@ -102,7 +102,11 @@ def test_three_nodes_share_the_work_and_losing_one_loses_nothing(
     # Lose a worker node once it has committed a video, with others still in flight.
     worked = wait_for_commits_on(out, set(workers), proc, any_of=True)
     victim = workers[sorted(worked & set(workers))[0]] if worked & set(workers) else None
-    assert victim is not None, "no worker node committed a video before the run ended"
+    if victim is None:
+        _, stderr = proc.communicate(timeout=RUN_TIMEOUT_S)
+        raise AssertionError(
+            f"no worker node committed a video before the run ended: {stderr[-2000:]}"
+        )
     if proc.poll() is None:
         cluster.remove_node(victim, allow_graceful=False)
     _, stderr = proc.communicate(timeout=RUN_TIMEOUT_S)
