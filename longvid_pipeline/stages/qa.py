@@ -111,7 +111,8 @@ class QAStage(Stage):
         video_id = item.video["video_id"] if item.video else ""
         found: list[tuple[Posed, str]] = []
         requests = []
-        borrowed = self.bank.for_video(timeline, video_id, self.config.distractors.similar)
+        similar = self.config.distractors.similar
+        borrowed = self.bank.for_video(timeline, video_id, similar) if self.bank else {}
         for task in self.config.tasks:
             section = self.config.task(task)
             rng = self._rng(video_id, task)
