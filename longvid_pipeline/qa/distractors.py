@@ -10,10 +10,11 @@ of captions, named in the recipe (`stages.qa.distractors.bank`).
 A borrowed option is a fair wrong answer because it does not happen in this video: its
 description differs from every event of this video (and a borrowed caption shares no
 sentence with any of this video's clip captions). It must also not look borrowed, or
-text alone could exclude it: among the absent candidates, the ones whose words this
-video's own events use most are preferred (for the demo world: recombinations of this
-video's colors, shapes and actions), ties broken per video by a hash rather than by
-name so no word is favored across videos. Which candidates are borrowed depends only on
+text alone could exclude it: among the absent candidates, those as long as one of the
+video's own values come first (length had given borrowed options away), then those whose
+words the video's own values use most (for the demo world: recombinations of its colors,
+shapes and actions), ties broken per video by a hash rather than by name so no word is
+favored across videos. Which candidates are borrowed depends only on
 the bank and the video, so a rerun writes the same rows.
 
 Free-text timelines can only be checked word for word: a borrowed caption that says the
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from longvid_pipeline.qa.facts import EventValue
-from longvid_pipeline.qa.phrasing import sentence
+from longvid_pipeline.qa.phrasing import sentence, sentences_of
 from longvid_pipeline.qa.timeline import Event, Timeline, build_timeline
 
 EVENT, CAPTION = "event", "caption"
@@ -85,9 +86,9 @@ class DistractorBank:
         descriptions = [e.description for e in timeline.events]
         captions = [sentence(clip) for clip in timeline.clips]
         own_events = {d.lower() for d in descriptions} | {e.phrase.lower() for e in timeline.clips}
-        own_sentences = frozenset().union(*(_sentences(caption) for caption in captions))
+        own_sentences = frozenset().union(*(sentences_of(caption) for caption in captions))
         absent_events = [d for d in self.events if d.lower() not in own_events]
-        absent_captions = [c for c in self.captions if not (_sentences(c) & own_sentences)]
+        absent_captions = [c for c in self.captions if not (sentences_of(c) & own_sentences)]
         similar_events = _most_similar(absent_events, descriptions, video_key, limit)
         similar_captions = _most_similar(absent_captions, captions, video_key, limit)
         return {
@@ -138,11 +139,6 @@ def _most_similar(candidates: list[str], own: list[str], key: str, limit: int) -
 @functools.lru_cache(maxsize=1 << 17)  # bank texts are measured again for every video
 def _words(text: str) -> frozenset[str]:
     return frozenset(re.findall(r"[a-z0-9]+", text.lower()))
-
-
-@functools.lru_cache(maxsize=1 << 17)
-def _sentences(text: str) -> frozenset[str]:
-    return frozenset(s.strip().lower() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip())
 
 
 def _source_timelines(source: str) -> Iterable[Timeline]:

@@ -3,6 +3,8 @@ events, naming scenes, and the order relations questions are defined on."""
 
 from __future__ import annotations
 
+import functools
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -96,3 +98,10 @@ def sentence(event: Event) -> str:
     """The event's caption as a full sentence."""
     text = event.caption.strip()
     return text if text.endswith((".", "!", "?")) else text + "."
+
+
+@functools.lru_cache(maxsize=1 << 17)  # bank captions are compared again for every video
+def sentences_of(text: str) -> frozenset[str]:
+    """The sentences of a caption, lowercased: two captions sharing one say the same thing
+    in part (so neither is a fair wrong option for the other)."""
+    return frozenset(s.strip().lower() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip())

@@ -8,20 +8,15 @@ option is partly true.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Hashable
 
 from longvid_pipeline.qa.distractors import CAPTION
 from longvid_pipeline.qa.facts import Fact, FactSettings, QuestionType
 from longvid_pipeline.qa.formats import format_span
-from longvid_pipeline.qa.phrasing import seconds, sentence
+from longvid_pipeline.qa.phrasing import seconds, sentence, sentences_of
 from longvid_pipeline.qa.timeline import Scene, Timeline
 
 TASK = "caption"
-
-
-def _sentences(text: str) -> frozenset[str]:
-    return frozenset(s.strip().lower() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip())
 
 
 def clip_facts(timeline: Timeline, settings: FactSettings) -> list[Fact]:
@@ -40,7 +35,7 @@ def clip_facts(timeline: Timeline, settings: FactSettings) -> list[Fact]:
 
 
 def _no_shared_sentence(fact: Fact, value: Hashable, settings: FactSettings) -> bool:
-    return not (_sentences(str(fact.value)) & _sentences(str(value)))
+    return not (sentences_of(str(fact.value)) & sentences_of(str(value)))
 
 
 CLIP = QuestionType(
