@@ -1,5 +1,12 @@
 """A local multi-node Ray cluster for tests (`ray.cluster_utils.Cluster`), one CPU a node.
 
+The head may be given no CPU (`head_cpus=0`), as many real clusters run theirs: then the
+stages' CPU actors can only run on worker nodes, and the driver's node keeps only what
+asks for no CPU (the spool's reads, the validate pool). Which of several idle actors Ray
+Data hands a trickling item is its own choice (the one at the top of its heap, the same
+one each time while items come slower than they are done), so a test that must see work
+leave the driver's node cannot leave that to chance.
+
 The cluster never announces itself machine-wide: Cluster writes its address to
 /tmp/ray/ray_current_cluster, where a plain `ray.init()` of anyone on this machine would
 find and join it (and removes that file on shutdown), so both are switched off. Each
@@ -23,10 +30,13 @@ from longvid_pipeline.runner import _ray_temp_dir
 
 @contextlib.contextmanager
 def local_cluster(
-    folder: Path, monkeypatch: pytest.MonkeyPatch, node_envs: list[dict[str, str]]
+    folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    node_envs: list[dict[str, str]],
+    head_cpus: int = 1,
 ) -> Iterator[Any]:
-    """A head and one worker node per extra entry of `node_envs` (the first is the head's);
-    temp dirs under `folder`."""
+    """A head with `head_cpus` CPUs and one worker node (one CPU) per extra entry of
+    `node_envs` (the first is the head's); temp dirs under `folder`."""
     import ray._common.utils
     import ray._private.utils
     from ray.cluster_utils import Cluster
@@ -42,7 +52,8 @@ def local_cluster(
                 for key, value in env.items():
                     patch.setenv(key, value)
                 if index == 0:
-                    cluster = Cluster(initialize_head=True, head_node_args=node_args)
+                    head_args = {**node_args, "num_cpus": head_cpus}
+                    cluster = Cluster(initialize_head=True, head_node_args=head_args)
                 else:
                     assert cluster is not None
                     cluster.add_node(**node_args)
