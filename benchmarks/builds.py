@@ -129,8 +129,9 @@ def _build(out: str, recipe_path: str, overrides: list[str], watch_store: bool) 
     """Child body: run the build, print one JSON line of figures."""
     import ray
 
+    from longvid_pipeline.raysession import init_ray
     from longvid_pipeline.recipe import DEFAULT_RECIPE, load_recipe
-    from longvid_pipeline.runner import init_ray, run_recipe
+    from longvid_pipeline.runner import run_recipe
 
     recipe = load_recipe(recipe_path or DEFAULT_RECIPE, overrides)
     load_before = load_average()

@@ -137,6 +137,6 @@ def ray_temp_dir(folder: str | Path) -> str:
     path is deep: Ray's unix sockets must stay under ~107 characters). Consumers that
     start their own local Ray (the evaluator's actor pool) keep its files with their
     output, as the pipeline does under OUT."""
-    from longvid_pipeline.runner import _ray_temp_dir
+    from longvid_pipeline.raysession import ray_temp_dir
 
-    return _ray_temp_dir(Path(folder))
+    return ray_temp_dir(Path(folder))

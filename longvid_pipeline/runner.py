@@ -13,9 +13,7 @@ as items finish.
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
-import os
 import shutil
 import time
 import uuid
@@ -46,6 +44,7 @@ from longvid_pipeline.media.housekeeping import (
 )
 from longvid_pipeline.operators import add_operator, check_fits, plan_operators
 from longvid_pipeline.progress import Progress
+from longvid_pipeline.raysession import init_ray, remove_ray_temp_link
 from longvid_pipeline.recipe import Recipe
 from longvid_pipeline.shards import COMMITS_DIR, ShardWriter, committed_video_owners
 from longvid_pipeline.splits import assign_splits
@@ -90,67 +89,6 @@ def _clear_outputs(out: Path) -> None:
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
-
-
-def _ray_temp_link(out: Path) -> Path:
-    """Where the short link to OUT/.ray lives when OUT is deep (see `_ray_temp_dir`)."""
-    target = (out / ".ray").resolve()
-    return Path("/tmp") / f"lvray-{hashlib.sha256(str(target).encode()).hexdigest()[:10]}"
-
-
-def _ray_temp_dir(out: Path) -> str:
-    """Ray's temp dir inside OUT, reached through a short link: unix sockets under it
-    must stay below ~107 characters, which deep OUT paths would exceed. The run removes
-    the link when it ends (`_remove_ray_temp_link`)."""
-    target = (out / ".ray").resolve()
-    target.mkdir(parents=True, exist_ok=True)
-    if len(str(target)) <= 40:
-        return str(target)
-    link = _ray_temp_link(out)
-    if link.is_symlink() and Path(os.readlink(link)) != target:
-        link.unlink()
-    if not link.exists():
-        link.symlink_to(target, target_is_directory=True)
-    return str(link)
-
-
-def _remove_ray_temp_link(out: Path) -> None:
-    """Remove the /tmp link of `_ray_temp_dir` if it is ours (points into this OUT)."""
-    link = _ray_temp_link(out)
-    if link.is_symlink() and Path(os.readlink(link)) == (out / ".ray").resolve():
-        link.unlink()
-
-
-def _ray_log_level() -> int:
-    """Ray's own INFO lines only with -v (the run prints its own summary)."""
-    return logging.INFO if log.isEnabledFor(logging.INFO) else logging.WARNING
-
-
-def init_ray(recipe: Recipe, out: Path) -> bool:
-    """Join a cluster (recipe address or RAY_ADDRESS) or start a local Ray under OUT.
-
-    Returns True when this call started Ray (and so should shut it down)."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    address = recipe.ray.address or os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, log_to_driver=True, logging_level=_ray_log_level())
-        return True
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    kwargs: dict[str, Any] = {
-        "include_dashboard": False,
-        "_temp_dir": _ray_temp_dir(out),
-        "log_to_driver": True,
-        "logging_level": _ray_log_level(),
-    }
-    if recipe.ray.num_cpus:
-        kwargs["num_cpus"] = recipe.ray.num_cpus
-    if recipe.ray.object_store_mb:
-        kwargs["object_store_memory"] = recipe.ray.object_store_mb * 1024 * 1024
-    ray.init(**kwargs)
-    return True
 
 
 def _ray_pass(items: list[WorkItem], recipe: Recipe, context: RunContext) -> Iterator[WorkItem]:
@@ -244,7 +182,7 @@ def _run_streaming(
             import ray
 
             ray.shutdown()
-            _remove_ray_temp_link(out)
+            remove_ray_temp_link(out)
 
 
 def _keeps_rejected_media(recipe: Recipe) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from longvid_pipeline.runner import _ray_temp_dir
+from longvid_pipeline.raysession import ray_temp_dir
 
 
 @contextlib.contextmanager
@@ -43,7 +43,7 @@ def local_cluster(
 
     monkeypatch.setattr(ray._private.utils, "write_ray_address", lambda *a, **k: None)
     monkeypatch.setattr(ray._common.utils, "reset_ray_address", lambda *a, **k: None)
-    temp = _ray_temp_dir(folder)  # short: unix socket paths have a limit
+    temp = ray_temp_dir(folder)  # short: unix socket paths have a limit
     node_args = {"num_cpus": 1, "temp_dir": temp, "include_dashboard": False}
     cluster = None
     try:

@@ -253,7 +253,7 @@ def test_tiny_random_model_through_the_transformers_backend_in_a_ray_actor_pool(
 
     from longvid_pipeline.item import ITEM_COLUMN
     from longvid_pipeline.operators import add_operator, plan_operators
-    from longvid_pipeline.runner import _ray_temp_dir
+    from longvid_pipeline.raysession import ray_temp_dir
     from longvid_pipeline.stage import Resources, StageSpec
 
     model = tiny_model(tmp_path / "tiny-llm")
@@ -262,7 +262,7 @@ def test_tiny_random_model_through_the_transformers_backend_in_a_ray_actor_pool(
     (operator,) = plan_operators([spec], fuse_cpu_stages=True)
     assert operator.uses_actor
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=1, include_dashboard=False, _temp_dir=_ray_temp_dir(tmp_path))
+    ray.init(num_cpus=1, include_dashboard=False, _temp_dir=ray_temp_dir(tmp_path))
     try:
         item = captioned()
         data = ray.data.from_items([{"input_id": item.input_id, ITEM_COLUMN: item.to_json()}])
