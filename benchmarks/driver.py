@@ -3,7 +3,7 @@ when the stages cost nothing.
 
 Usage:
     PYTHONPATH=. .venv/bin/python benchmarks/driver.py [--inputs 1000 10000 100000]
-        [--qa 50] [--clips 5] [--cpus 2] [--out /tmp/lv-driver]
+        [--qa 50] [--clips 5] [--cpus 2] [--per-execution 10000] [--out /tmp/lv-driver]
 
 A manifest of N synthetic URLs goes through the real runner (sources, Ray Data operators,
 the shard writer and its commits, the manifest) with one stage, `synthetic`, that makes a
@@ -11,7 +11,8 @@ the shard writer and its commits, the manifest) with one stage, `synthetic`, tha
 its contract (values are made from the contract's Arrow types), so the writer does its
 full work. It prints inputs/s, rows/s and the driver's peak RSS for each N: a real build
 is bound by its stages only while these stay far above what the stages deliver (a
-LongVid-sized build: 114k videos on 50 nodes, ~10 videos/s at most).
+LongVid-sized build: 114k videos on 50 nodes, ~10 videos/s at most). `--per-execution`
+is the recipe's `ray.inputs_per_execution` (a fresh Ray Data execution per slice).
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(count: int, qa: int, clips: int, cpus: int, root: Path) -> dict[str, float]:
+def measure(
+    count: int, qa: int, clips: int, cpus: int, per_execution: int, root: Path
+) -> dict[str, float]:
     """One build of `count` synthetic inputs; its figures (run in a fresh process)."""
     folder = root / f"n{count}"
     shutil.rmtree(folder, ignore_errors=True)
@@ -57,7 +60,7 @@ def measure(count: int, qa: int, clips: int, cpus: int, root: Path) -> dict[str,
         resources=Resources(num_cpus=1, concurrency=cpus),
     )  # fmt: skip
     recipe = Recipe(
-        name="driver", out=str(folder / "out"), seed=0, ray=RayConfig(num_cpus=cpus),
+        name="driver", out=str(folder / "out"), seed=0, ray=RayConfig(num_cpus=cpus, inputs_per_execution=per_execution),
         source=SourceConfig(kind="manifest", path=str(manifest)),
         shards=ShardsConfig(videos_per_commit=64), stages=[stage], raw={}, path="benchmark",
     )  # fmt: skip
@@ -76,7 +79,8 @@ def measure(count: int, qa: int, clips: int, cpus: int, root: Path) -> dict[str,
 def measure_in_child(count: int, args: argparse.Namespace) -> dict[str, float]:
     """Each size in its own process, so the peak RSS is that build's alone."""
     command = [sys.executable, __file__, "--single", str(count), "--qa", str(args.qa),
-               "--clips", str(args.clips), "--cpus", str(args.cpus), "--out", str(args.out)]  # fmt: skip
+               "--clips", str(args.clips), "--cpus", str(args.cpus), "--out", str(args.out),
+               "--per-execution", str(args.per_execution)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the {count}-input build failed:\n{done.stderr[-3000:]}")
@@ -90,10 +94,15 @@ def main() -> None:
     parser.add_argument("--qa", type=int, default=50)
     parser.add_argument("--clips", type=int, default=5)
     parser.add_argument("--cpus", type=int, default=2)
+    parser.add_argument("--per-execution", type=int, default=10000)
     parser.add_argument("--out", type=Path, default=Path("/tmp/lv-driver"))
     args = parser.parse_args()
     if args.single:
-        print(json.dumps(measure(args.single, args.qa, args.clips, args.cpus, args.out)))
+        print(
+            json.dumps(
+                measure(args.single, args.qa, args.clips, args.cpus, args.per_execution, args.out)
+            )
+        )
         return
     print("inputs  run_s  inputs/s  rows/s  manifest+card_s  driver_peak_rss_MB  inputs/driver_CPU_s",
           flush=True)  # fmt: skip

@@ -45,6 +45,12 @@ class RayConfig:
     fuse_cpu_stages: bool = param(
         True, "run consecutive CPU-only stages in one worker (false: one operator per stage)"
     )
+    inputs_per_execution: int = param(
+        10000,
+        "inputs per Ray Data execution: a larger run starts a fresh one per slice (Ray Data's"
+        " per-block bookkeeping grows with an execution; each slice sets its pools up again)",
+        min=1,
+    )
 
 
 @dataclass
