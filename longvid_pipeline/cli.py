@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from longvid_pipeline.config import ConfigError, add_overrides_argument
-from longvid_pipeline.errors import DiskFullError, RunFailed, StoreError
+from longvid_pipeline.errors import DiskFullError, RunFailed, StoreError, message_line
 from longvid_pipeline.export import EXPORT_FORMATS
 from longvid_pipeline.recipe import DEFAULT_RECIPE, Recipe, load_recipe, recipe_notices
 from longvid_pipeline.sources.files import SOURCE_KINDS, SourceError, check_source
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         import duckdb
 
         if isinstance(exc, duckdb.Error):
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = message_line(exc, limit=None)
             print(f"error: query failed: {first}", file=sys.stderr)
             return 2
         raise

@@ -27,6 +27,14 @@ class StoreError(RuntimeError):
     no such bucket, no credentials. Raised before any work, in one line."""
 
 
+def message_line(exc: BaseException, last: bool = False, limit: int | None = 300) -> str:
+    """One line of `exc`'s message for a one-line error: its first line, or its last
+    (`last`: Ray's wrapped task errors and tracebacks end with the cause), cut to `limit`;
+    the exception's type name when it has no message."""
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    return (lines[-1] if last else lines[0])[:limit]
+
+
 def exception_chain(exc: BaseException) -> Iterator[BaseException]:
     """`exc` and every exception it wraps: yt-dlp's exc_info, Ray's `.cause`, and Python's
     __cause__ / __context__; each once."""

@@ -14,7 +14,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from longvid_pipeline.errors import RunFailed
+from longvid_pipeline.errors import RunFailed, message_line
 from longvid_pipeline.recipe import Recipe
 
 log = logging.getLogger("longvid_pipeline")
@@ -115,7 +115,7 @@ def _start_ray(what: str, **kwargs: Any) -> None:
         except Exception as exc:  # Ray raises plain Exceptions and ConnectionErrors here
             ray.shutdown()
             if attempt == 2:
-                first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+                first_line = message_line(exc)
                 raise RunFailed(
                     f"could not {what} ({type(exc).__name__}: {first_line}); nothing was run:"
                     " check the address and the machine's load, then rerun the same command"

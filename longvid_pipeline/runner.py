@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from longvid_pipeline.card import CARD_DIR
-from longvid_pipeline.errors import DiskFullError, RunFailed, is_disk_full
+from longvid_pipeline.errors import DiskFullError, RunFailed, is_disk_full, message_line
 from longvid_pipeline.feed import SPOOL_DIR, spool_items, spooled_dataset
 from longvid_pipeline.fetching.coordination import (
     CLAIMS_DIR,
@@ -187,7 +187,7 @@ def _run_streaming(
                 f"disk full: no space left on device under {out}; committed"
                 " shards are intact: free space and rerun the same command",
             ) from exc
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
+        first_line = message_line(exc, last=True)
         raise RunFailed(
             f"the run stopped ({type(exc).__name__}: {first_line}); committed shards under {out}"
             " are intact: rerun the same command to finish"

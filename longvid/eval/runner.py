@@ -29,6 +29,7 @@ from longvid.eval.report import write_reports
 from longvid.eval.samples import EvalSample, qa_samples, select
 from longvid.eval.scoring import Judge, score_output
 from longvid_pipeline.api import is_url, local_copy, read_rows
+from longvid_pipeline.errors import message_line
 
 MODEL_RUN = "model"
 
@@ -200,7 +201,7 @@ class Runs:
             elif self.model is None:
                 self.model = build_model_adapter(self.config, self.samples)
         except Exception as exc:  # a model that cannot load: one line, not a traceback
-            cause = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
+            cause = message_line(exc, last=True)
             raise EvalAbort(f"model {self.config.model.name!r} could not load: {cause}") from exc
 
     def answers(self, run: str, todo: list[EvalSample]) -> Iterator[Answer]:
