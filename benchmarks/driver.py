@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--qa", type=int, default=50)
     parser.add_argument("--clips", type=int, default=5)
     parser.add_argument("--cpus", type=int, default=2)
-    parser.add_argument("--per-execution", type=int, default=10000)
+    parser.add_argument("--per-execution", type=int, default=RayConfig().inputs_per_execution)
     parser.add_argument("--out", type=Path, default=Path("/tmp/lv-driver"))
     args = parser.parse_args()
     if args.single:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.cluster import local_cluster
+from support.cluster import local_cluster, segment_nodes
 
 from longvid_pipeline.shards import read_commits
 
@@ -62,12 +62,6 @@ def run(args: list[str], env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
-def nodes_of(record: dict[str, Any], stage: str = "segment") -> set[str]:
-    """The nodes on which `stage` ran for the videos of one commit record."""
-    account = record.get("accounts", {}).get(stage)
-    return set(account["nodes"]) if account else set()
-
-
 @pytest.fixture
 def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with local_cluster(tmp_path / "cluster", monkeypatch, [{}, {}, {}], head_cpus=0) as three_nodes:
@@ -84,7 +78,7 @@ def wait_for_commits_on(
     done = (lambda: bool(nodes & worked)) if any_of else (lambda: nodes <= worked)
     while time.time() < deadline and proc.poll() is None and not done():
         time.sleep(0.2)
-        worked = set().union(*(nodes_of(record) for record in read_commits(out)))
+        worked = segment_nodes(read_commits(out))
     return worked
 
 
@@ -137,7 +131,7 @@ def test_three_nodes_share_the_work_and_losing_one_loses_nothing(
     # The head has no CPU: every video was segmented on a worker node, the lost one among
     # them. (Which worker takes which video is Ray Data's choice: on a quiet machine both
     # take some; on a loaded one the actor at the top of its heap may take them all.)
-    segmented_on = {node for record in read_commits(out) for node in nodes_of(record)}
+    segmented_on = segment_nodes(read_commits(out))
     assert segmented_on <= set(workers) and victim.node_id in segmented_on
     compared = run([sys.executable, "scripts/compare_builds.py", str(reference), str(out)])
     assert compared.returncode == 0, compared.stdout

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support.cluster import local_cluster
+from support.cluster import local_cluster, segment_nodes
 from support.faults import fault_env
 from support.shards import qa_row, tiny_train_config
 
@@ -372,9 +372,7 @@ def test_three_nodes_that_share_no_folder_build_into_s3(
     monkeypatch.setitem(fsspec_config(), "s3", {"endpoint_url": s3["FSSPEC_S3_ENDPOINT_URL"]})
     for key in S3_KEYS:
         monkeypatch.setenv(key, s3[key])
-    segmented_on = {
-        node for record in read_commits(url) for node in record["accounts"]["segment"]["nodes"]
-    }
+    segmented_on = segment_nodes(read_commits(url))
     # Which worker gets a video is Ray Data's choice (three videos, two actors): every video
     # was cut on a worker node, in that node's own folder, never the head's.
     assert segmented_on and segmented_on <= set(workers), f"segmented on {segmented_on}"

@@ -19,13 +19,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from longvid_pipeline.raysession import ray_temp_dir
+
+
+def segment_nodes(records: Iterable[dict[str, Any]]) -> set[str]:
+    """The nodes on which the segment stage ran, over the given commit records (a commit of
+    rejects alone has no segment account)."""
+    return {
+        node
+        for record in records
+        for node in record.get("accounts", {}).get("segment", {}).get("nodes", [])
+    }
 
 
 @contextlib.contextmanager
