@@ -9,9 +9,10 @@ stages before it (validate: GX costs per call, not per row), so the stages befor
 stream one video at a time. With fusion off, every stage is its own operator and scales on
 its own (large clusters).
 
-Actor pools start at their full size and set up their stages (models, GX) as they start,
-and each actor holds one batch at a time: videos take seconds to minutes each, so a
-second batch queued behind a long one would idle another actor at the end of a run.
+Actor pools have a fixed size (`actor_pool`): they start at it, set up their stages (models,
+GX) as they start, and each actor holds one batch at a time: videos take seconds to
+minutes each, so a second batch queued behind a long one would idle another actor at the
+end of a run.
 """
 
 from __future__ import annotations
@@ -99,9 +100,25 @@ def _run_chain_task(
     return StageChain(specs, context)(batch)
 
 
+def actor_pool(size: int) -> Any:
+    """A pool of `size` actors that keeps them all for the whole execution, one batch each.
+
+    An elastic pool (min_size 1) loses actors for good: Ray Data's autoscaler removes one
+    that has idled 10 s (its scale-down debounce; a GPU caption pool waits that long for
+    the first segmented videos, and a loaded machine takes longer to start an actor) and,
+    with one batch in flight per actor, never reaches the utilization that would add it
+    back. A three-node run had its second worker's actor removed at the first item and did
+    every video on one node; a 13 s lull before six items gave one actor all six."""
+    from ray.data import ActorPoolStrategy
+
+    return ActorPoolStrategy(
+        min_size=size, max_size=size, initial_size=size, max_tasks_in_flight_per_actor=1
+    )
+
+
 def add_operator(dataset: Any, operator: Operator, context: RunContext) -> Any:
     """Append `operator` to the Ray dataset: an actor pool when a member loads something."""
-    from ray.data import ActorPoolStrategy, TaskPoolStrategy
+    from ray.data import TaskPoolStrategy
 
     resources = operator.resources
     common: dict[str, Any] = {
@@ -120,12 +137,7 @@ def add_operator(dataset: Any, operator: Operator, context: RunContext) -> Any:
             return dataset.map_batches(
                 StageChain,
                 fn_constructor_kwargs={"specs": specs, "context": context, "setup": True},
-                compute=ActorPoolStrategy(
-                    min_size=1,
-                    max_size=resources.concurrency,
-                    initial_size=resources.concurrency,
-                    max_tasks_in_flight_per_actor=1,
-                ),
+                compute=actor_pool(resources.concurrency),
                 # A dead actor fails the run instead of waiting for a restart that may never
                 # be scheduled (a hang); the rerun resumes from the last commit.
                 max_restarts=0,

@@ -104,6 +104,9 @@ def _ray_pass(items: list[WorkItem], recipe: Recipe, context: RunContext) -> Ite
 
     if not log.isEnabledFor(logging.INFO):  # without -v, Ray Data's notices are noise
         logging.getLogger("ray.data").setLevel(logging.ERROR)
+    # Pools are sized by the recipe, not by the inputs: a build of fewer videos than a pool
+    # has actors is not a mistake worth a warning.
+    warnings.filterwarnings("ignore", message="The (minimum|maximum) number of concurrent")
     data_context = ray.data.DataContext.get_current()
     data_context.enable_progress_bars = False
     data_context.execution_options.preserve_order = False

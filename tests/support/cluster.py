@@ -2,10 +2,7 @@
 
 The head may be given no CPU (`head_cpus=0`), as many real clusters run theirs: then the
 stages' CPU actors can only run on worker nodes, and the driver's node keeps only what
-asks for no CPU (the spool's reads, the validate pool). Which of several idle actors Ray
-Data hands a trickling item is its own choice (the one at the top of its heap, the same
-one each time while items come slower than they are done), so a test that must see work
-leave the driver's node cannot leave that to chance.
+asks for no CPU (the spool's reads, the validate pool).
 
 The cluster never announces itself machine-wide: Cluster writes its address to
 /tmp/ray/ray_current_cluster, where a plain `ray.init()` of anyone on this machine would
