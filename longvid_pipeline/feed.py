@@ -4,11 +4,17 @@
 owned by the driver (small objects live in the owner's own memory store): a 114k-input
 build is 114k objects in the driver before the first input runs. Instead the runner
 spools the pass's items to one JSONL file under OUT/.feed (one line each) and hands Ray
-Data one read task per item holding only that line's byte range. The streaming executor
-starts reads only as the stages downstream take work, so the number of items alive as
-blocks is bounded by the pipeline's backpressure, not by the number of inputs; and an
-item is one block, so every input is its own task as before (no input waits behind
-another in the same block).
+Data read tasks holding only byte ranges of that file. The streaming executor starts
+reads only as the stages downstream take work, so the number of items alive as blocks is
+bounded by the pipeline's backpressure, not by the number of inputs.
+
+Each item is still its own block, so every input is its own task downstream (no input
+waits behind another in the same block), but one read task yields the blocks of up to
+`LINES_PER_READ` consecutive lines. A read per line made the driver `ray.put` one read
+task per input and needed a worker process per read: on a loaded machine those started
+so slowly that items reached the first pool one at a time, and Ray Data hands a lone item
+to the same idle actor every time (the top of its heap), so a whole node could get no
+work. Lines that arrive together are dealt over the idle actors one each.
 
 The spool is a file under the driver's OUT (or build mirror), read by tasks pinned to the
 driver's machine; it is removed when the pass ends.
@@ -29,32 +35,47 @@ from longvid_pipeline.item import ITEM_COLUMN, WorkItem
 SPOOL_DIR = ".feed"
 
 
-def _read_line(path: str, offset: int, length: int) -> list[Any]:
-    """One item's block: its line of the spool as a one-row Arrow table."""
+# Lines per read task: enough that an actor pool's idle actors each get an item at once,
+# few enough that a slice's first videos start without waiting for a long read.
+LINES_PER_READ = 16
+# A block larger than this is cut into one-row blocks: so each line a read yields (a few
+# KB of JSON) is a block of its own, and so are the rows of a batch a stage returns, instead
+# of being merged up to Ray Data's default 128 MiB.
+ONE_ROW_BLOCKS = 1
+
+
+def _read_lines(path: str, spans: list[tuple[int, int]]) -> Iterator[Any]:
+    """One block per line of the spool in `spans`: that line as a one-row Arrow table."""
     import pyarrow as pa
 
     with open(path, "rb") as handle:
-        handle.seek(offset)
-        text = handle.read(length).decode()
-    input_id = WorkItem.from_json(text).input_id
-    return [pa.table({"input_id": [input_id], ITEM_COLUMN: [text]})]
+        for offset, length in spans:
+            handle.seek(offset)
+            text = handle.read(length).decode()
+            input_id = WorkItem.from_json(text).input_id
+            yield pa.table({"input_id": [input_id], ITEM_COLUMN: [text]})
 
 
-def _read_task(path: str, offset: int, length: int) -> Any:
+def _read_task(path: str, spans: list[tuple[int, int]]) -> Any:
     from ray.data.block import BlockMetadata
     from ray.data.datasource import ReadTask
 
-    metadata = BlockMetadata(num_rows=1, size_bytes=length, exec_stats=None, input_files=None)
-    return ReadTask(lambda: _read_line(path, offset, length), metadata)
+    size = sum(length for _, length in spans)
+    metadata = BlockMetadata(
+        num_rows=len(spans), size_bytes=size, exec_stats=None, input_files=None
+    )
+    return ReadTask(lambda: _read_lines(path, spans), metadata)
 
 
 def spooled_dataset(path: Path, spans: list[tuple[int, int]], readers: int = 2) -> Any:
-    """A Ray dataset of the spool's items, one read task (and block) per item, at most
-    `max(2, readers)` reads at a time.
+    """A Ray dataset of the spool's items, one block per item, read `LINES_PER_READ` lines
+    per task, at most `max(2, readers)` reads at a time (no more than there are).
 
     Reads must keep up with the first pool: Ray Data hands a new item to the actor that
     freed up last, so with items trickling in one at a time the same actors take them all
-    and the rest of the pool (a whole node) may never get one."""
+    and the rest of the pool (a whole node) may never get one. The dataset (and every
+    stage chained to it) splits blocks into single rows: the runner relies on one item
+    per block."""
     import ray.data
     from ray.data.datasource import Datasource
 
@@ -67,7 +88,10 @@ def spooled_dataset(path: Path, spans: list[tuple[int, int]], readers: int = 2) 
         def get_read_tasks(
             self, parallelism: int, per_task_row_limit: int | None = None, data_context: Any = None
         ) -> list[Any]:
-            return [_read_task(str(path), offset, length) for offset, length in spans]
+            return [
+                _read_task(str(path), spans[start : start + LINES_PER_READ])
+                for start in range(0, len(spans), LINES_PER_READ)
+            ]
 
     # Reading a line costs nothing: the read tasks ask for no CPU. With one CPU each they
     # would wait forever whenever the stages' actor pools hold every CPU (check_fits lets
@@ -79,15 +103,25 @@ def spooled_dataset(path: Path, spans: list[tuple[int, int]], readers: int = 2) 
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
-        return ray.data.read_datasource(
-            SpooledItems(),
-            override_num_blocks=max(1, len(spans)),
-            num_cpus=0,
-            concurrency=max(2, readers),
-            ray_remote_args={"scheduling_strategy": here},
-        )
+    reads = max(1, -(-len(spans) // LINES_PER_READ))
+    # A dataset keeps the DataContext it was made under (the stages chained to it too), so
+    # the one-row blocks are set only while it is made: the caller's own Ray Data use keeps
+    # its block size.
+    data_context = ray.data.DataContext.get_current()
+    block_size = data_context.target_max_block_size
+    data_context.target_max_block_size = ONE_ROW_BLOCKS
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+            return ray.data.read_datasource(
+                SpooledItems(),
+                override_num_blocks=reads,
+                num_cpus=0,
+                concurrency=min(reads, max(2, readers)),
+                ray_remote_args={"scheduling_strategy": here},
+            )
+    finally:
+        data_context.target_max_block_size = block_size
 
 
 @contextlib.contextmanager

@@ -1,5 +1,6 @@
-"""Inputs reach Ray Data from a spool file, one read task per input, and a run over a
-manifest still commits each input once, rejects repeated lines and resumes."""
+"""Inputs reach Ray Data from a spool file, one block per input (several lines per read
+task), and a run over a manifest still commits each input once, rejects repeated lines
+and resumes."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import pytest
 from support.synthetic import SyntheticConfig, SyntheticStage
 
 from longvid_pipeline import runner
-from longvid_pipeline.feed import SPOOL_DIR, spool_items
-from longvid_pipeline.item import WorkItem
+from longvid_pipeline.feed import LINES_PER_READ, SPOOL_DIR, spool_items, spooled_dataset
+from longvid_pipeline.item import ITEM_COLUMN, WorkItem
+from longvid_pipeline.raysession import ray_temp_dir
 from longvid_pipeline.recipe import RayConfig, Recipe, ShardsConfig, SourceConfig
 from longvid_pipeline.runner import run_recipe
 from longvid_pipeline.stage import Resources, StageSpec
@@ -31,6 +33,31 @@ def test_spool_spans_hold_each_item_and_the_file_goes_with_the_pass(tmp_path: Pa
             f"in-{i}" for i in range(5)
         ]
     assert not list((tmp_path / SPOOL_DIR).iterdir())
+
+
+def test_the_spool_is_read_several_lines_a_task_into_one_block_per_item(tmp_path: Path) -> None:
+    import ray
+    import ray.data
+
+    count = 2 * LINES_PER_READ + 3  # three read tasks, the last one short
+    items = [
+        WorkItem(input_id=f"in-{i}", source={"url": f"https://x.test/{i}"}, source_kind="manifest")
+        for i in range(count)
+    ]
+    block_size = ray.data.DataContext.get_current().target_max_block_size
+    ray.init(num_cpus=1, include_dashboard=False, _temp_dir=ray_temp_dir(tmp_path / "ray"))
+    try:
+        with spool_items(tmp_path, items) as (path, spans):
+            dataset = spooled_dataset(path, spans).materialize()
+            blocks = [ray.get(ref) for bundle in dataset.iter_internal_ref_bundles()
+                      for ref in bundle.block_refs]  # fmt: skip
+    finally:
+        ray.shutdown()
+    assert len(blocks) == count and all(block.num_rows == 1 for block in blocks)
+    read = sorted(WorkItem.from_json(block[ITEM_COLUMN][0].as_py()).input_id for block in blocks)
+    assert read == sorted(item.input_id for item in items)
+    # The one-row blocks belong to the spool's dataset, not to the caller's Ray Data.
+    assert ray.data.DataContext.get_current().target_max_block_size == block_size
 
 
 def _recipe(tmp_path: Path, urls: list[str], per_execution: int = 10000) -> Recipe:
