@@ -13,6 +13,9 @@ full work. It prints inputs/s, rows/s and the driver's peak RSS for each N: a re
 is bound by its stages only while these stay far above what the stages deliver (a
 LongVid-sized build: 114k videos on 50 nodes, ~10 videos/s at most). `--per-execution`
 is the recipe's `ray.inputs_per_execution` (a fresh Ray Data execution per slice).
+`--timeline` also prints, for each tenth of the inputs, the rate at which they were
+committed (from the commit records' times) and the driver's largest RSS meanwhile (sampled
+every 2 s): flat columns mean the run does not slow down or grow as it goes.
 """
 
 from __future__ import annotations
@@ -24,11 +27,14 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from longvid_pipeline.recipe import RayConfig, Recipe, ShardsConfig, SourceConfig
 from longvid_pipeline.runner import run_recipe
+from longvid_pipeline.shards import read_commits
 from longvid_pipeline.stage import Resources, StageSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -46,9 +52,57 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class RssSampler(threading.Thread):
+    """The driver's RSS every `period_s`, as (seconds since epoch, MB)."""
+
+    def __init__(self, period_s: float = 2.0) -> None:
+        super().__init__(daemon=True)
+        self.period_s, self.samples, self.stop = (
+            period_s,
+            [(time.time(), rss_mb())],
+            threading.Event(),
+        )
+
+    def run(self) -> None:
+        while not self.stop.wait(self.period_s):
+            self.samples.append((time.time(), rss_mb()))
+
+
+def timeline(
+    out: Path, samples: list[tuple[float, float]], parts: int = 10
+) -> list[dict[str, float]]:
+    """Per tenth of the committed inputs: their commit rate and the driver's peak RSS."""
+    done, points = 0, []  # (commit time, inputs committed so far)
+    for record in read_commits(out):  # oldest first
+        done += len(record["input_ids"])
+        points.append((float(record["created_at"]), done))
+    start, before = samples[0][0], 0
+    rows: list[dict[str, float]] = []
+    for part in range(1, parts + 1 if points else 1):
+        end, reached = next(p for p in points if p[1] >= done * part / parts)
+        rss = [mb for t, mb in samples if start <= t <= end] or [samples[-1][1]]
+        rate = (reached - before) / max(end - start, 1e-9)
+        rows.append(
+            {
+                "inputs_done": reached,
+                "inputs_per_s": round(rate, 1),
+                "driver_rss_mb": round(max(rss)),
+            }
+        )
+        start, before = end, reached
+    return rows
+
+
 def measure(
     count: int, qa: int, clips: int, cpus: int, per_execution: int, root: Path
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """One build of `count` synthetic inputs; its figures (run in a fresh process)."""
     folder = root / f"n{count}"
     shutil.rmtree(folder, ignore_errors=True)
@@ -65,7 +119,10 @@ def measure(
         shards=ShardsConfig(videos_per_commit=64), stages=[stage], raw={}, path="benchmark",
     )  # fmt: skip
     started, cpu_started = time.perf_counter(), time.process_time()
+    sampler = RssSampler()
+    sampler.start()
     result = run_recipe(recipe, progress_every_s=None)
+    sampler.stop.set()
     driver_cpu = time.process_time() - cpu_started  # the driver's own CPU, Ray's not
     wall = time.perf_counter() - started
     run_wall = result.manifest["runs"][-1]["wall_s"]  # inputs → committed shards
@@ -73,10 +130,11 @@ def measure(
     return {"inputs": count, "wall_s": wall, "run_wall_s": run_wall,
             "inputs_per_s": count / run_wall, "rows_per_s": rows / run_wall,
             "finish_s": wall - run_wall, "driver_peak_rss_mb": peak_rss_mb(),
-            "inputs_per_driver_cpu_s": count / driver_cpu}  # fmt: skip
+            "inputs_per_driver_cpu_s": count / driver_cpu,
+            "timeline": timeline(folder / "out", sampler.samples)}  # fmt: skip
 
 
-def measure_in_child(count: int, args: argparse.Namespace) -> dict[str, float]:
+def measure_in_child(count: int, args: argparse.Namespace) -> dict[str, Any]:
     """Each size in its own process, so the peak RSS is that build's alone."""
     command = [sys.executable, __file__, "--single", str(count), "--qa", str(args.qa),
                "--clips", str(args.clips), "--cpus", str(args.cpus), "--out", str(args.out),
@@ -96,6 +154,7 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--per-execution", type=int, default=RayConfig().inputs_per_execution)
     parser.add_argument("--out", type=Path, default=Path("/tmp/lv-driver"))
+    parser.add_argument("--timeline", action="store_true", help="rate and RSS per tenth")
     args = parser.parse_args()
     if args.single:
         print(
@@ -110,6 +169,10 @@ def main() -> None:
         f = measure_in_child(count, args)
         print(f"{count:6d}  {f['run_wall_s']:6.1f}  {f['inputs_per_s']:8.1f}  {f['rows_per_s']:6.0f}  "
               f"{f['finish_s']:15.1f}  {f['driver_peak_rss_mb']:18.0f}  {f['inputs_per_driver_cpu_s']:.1f}", flush=True)  # fmt: skip
+        if args.timeline:
+            for part in f["timeline"]:
+                print(f"    {part['inputs_done']:7d} done  {part['inputs_per_s']:6.1f} inputs/s"
+                      f"  driver RSS {part['driver_rss_mb']} MB", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

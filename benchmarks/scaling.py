@@ -10,9 +10,10 @@ each build in a fresh driver process (benchmarks/builds.py). Prints the median w
 times and their ratio, the one-minute load average around every build (the machine is
 shared: wall times move with it), and from the manifest each stage's share of stage CPU
 and its busy share (stage wall summed over inputs / (run wall x CPUs)): the stage that
-bounds the run is the one whose busy share is highest. `cores_busy` is the CPU-s of the
-whole build (driver, Ray's own processes, workers) per wall second: near the machine's
-core count, what is not stage CPU (driver, Ray) takes cores from the stages.
+bounds the run is the one whose busy share is highest. `cores_busy` is the machine's busy
+CPU-s (/proc/stat: the driver, Ray's own processes, the workers; on a quiet machine, the
+build) per wall second: near the machine's core count, what is not stage CPU (driver,
+Ray) takes cores from the stages.
 `--world` picks another size.
 
 `inputs`: short demo videos (30-60 s at 320x180) built with 2 CPUs at each of `--counts`
@@ -71,9 +72,9 @@ def speedup(work: Path, repeats: int, world: list[str]) -> dict[str, Any]:
                     "load": [build["load_before"], build["load_after"]],
                     "stage_cpu_s": round(sum(s["cpu_s"] for s in build["stages"].values()), 1),
                     # everything the build ran (driver, Ray's processes, workers) shares the
-                    # machine's cores with the stages: CPU-s of all of it per wall second
-                    "tree_cpu_s": build["tree_cpu_s"],
-                    "cores_busy": round(build["tree_cpu_s"] / build["wall_s"], 2),
+                    # machine's cores with the stages: the machine's busy CPU-s per wall second
+                    "machine_cpu_s": build["machine_cpu_s"],
+                    "cores_busy": round(build["machine_cpu_s"] / build["wall_s"], 2),
                     "stages": stage_shares(build, cpus),
                 }
             )
