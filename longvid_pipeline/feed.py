@@ -11,10 +11,9 @@ bounded by the pipeline's backpressure, not by the number of inputs.
 Each item is still its own block, so every input is its own task downstream (no input
 waits behind another in the same block), but one read task yields the blocks of up to
 `LINES_PER_READ` consecutive lines. A read per line made the driver `ray.put` one read
-task per input and needed a worker process per read: on a loaded machine those started
-so slowly that items reached the first pool one at a time, and Ray Data hands a lone item
-to the same idle actor every time (the top of its heap), so a whole node could get no
-work. Lines that arrive together are dealt over the idle actors one each.
+task per input and needed a worker process per read (slow to start on a loaded machine,
+so items reached the first pool one at a time); lines that arrive together are dealt over
+the pool's idle actors one each.
 
 The spool is a file under the driver's OUT (or build mirror), read by tasks pinned to the
 driver's machine; it is removed when the pass ends.
@@ -71,11 +70,9 @@ def spooled_dataset(path: Path, spans: list[tuple[int, int]], readers: int = 2) 
     """A Ray dataset of the spool's items, one block per item, read `LINES_PER_READ` lines
     per task, at most `max(2, readers)` reads at a time (no more than there are).
 
-    Reads must keep up with the first pool: Ray Data hands a new item to the actor that
-    freed up last, so with items trickling in one at a time the same actors take them all
-    and the rest of the pool (a whole node) may never get one. The dataset (and every
-    stage chained to it) splits blocks into single rows: the runner relies on one item
-    per block."""
+    Reads keep ahead of the first pool, so its actors do not wait for items. The dataset
+    (and every stage chained to it) splits blocks into single rows: the runner relies on
+    one item per block."""
     import ray.data
     from ray.data.datasource import Datasource
 
