@@ -131,7 +131,7 @@ def test_three_nodes_share_the_work_and_losing_one_loses_nothing(
         f" {len(committed)}/6 inputs committed; the rerun finished the rest"
     )
     # The head has no CPU: every video was segmented on a worker node, and both worker nodes
-    # took some (the spool's reads deal several videos at once over the idle actors).
+    # took some (the pool keeps both actors, and the first videos are dealt over both).
     assert segment_nodes(read_commits(out)) == set(workers)
     compared = run([sys.executable, "scripts/compare_builds.py", str(reference), str(out)])
     assert compared.returncode == 0, compared.stdout
