@@ -36,11 +36,16 @@ def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def vm_hwm_mb(pid: int | str = "self") -> float:
+def proc_status_mb(field: str, pid: int | str = "self") -> float:
+    """A memory figure of /proc/PID/status (VmHWM: peak resident, VmRSS: resident now)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def vm_hwm_mb(pid: int | str = "self") -> float:
+    return proc_status_mb("VmHWM", pid)
 
 
 def render_world(out: Path, overrides: list[str]) -> float:

@@ -38,6 +38,8 @@ from longvid_pipeline.shards import read_commits
 from longvid_pipeline.stage import Resources, StageSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from builds import proc_status_mb  # noqa: E402
 from support.synthetic import SyntheticConfig, SyntheticStage  # noqa: E402
 
 
@@ -52,27 +54,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 class RssSampler(threading.Thread):
     """The driver's RSS every `period_s`, as (seconds since epoch, MB)."""
 
     def __init__(self, period_s: float = 2.0) -> None:
         super().__init__(daemon=True)
-        self.period_s, self.samples, self.stop = (
-            period_s,
-            [(time.time(), rss_mb())],
-            threading.Event(),
-        )
+        self.period_s = period_s
+        self.samples = [(time.time(), proc_status_mb("VmRSS"))]
+        self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.wait(self.period_s):
-            self.samples.append((time.time(), rss_mb()))
+            self.samples.append((time.time(), proc_status_mb("VmRSS")))
 
 
 def timeline(
@@ -87,6 +80,8 @@ def timeline(
     rows: list[dict[str, float]] = []
     for part in range(1, parts + 1 if points else 1):
         end, reached = next(p for p in points if p[1] >= done * part / parts)
+        if reached == before:  # fewer commits than parts: this tenth ended in the last one
+            continue
         rss = [mb for t, mb in samples if start <= t <= end] or [samples[-1][1]]
         rate = (reached - before) / max(end - start, 1e-9)
         rows.append(

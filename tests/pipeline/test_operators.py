@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from longvid_pipeline.feed import ONE_ROW_BLOCKS
 from longvid_pipeline.operators import actor_pool
 from longvid_pipeline.raysession import ray_temp_dir
 
@@ -62,7 +63,7 @@ def test_an_actor_pool_keeps_every_actor_through_a_lull(tmp_path: Path) -> None:
 
     ray.init(num_cpus=2, include_dashboard=False, _temp_dir=ray_temp_dir(tmp_path / "ray"))
     context = ray.data.DataContext.get_current()
-    block_size, context.target_max_block_size = context.target_max_block_size, 1
+    block_size, context.target_max_block_size = context.target_max_block_size, ONE_ROW_BLOCKS
     try:
         context.enable_progress_bars = False
         dataset = ray.data.read_datasource(
