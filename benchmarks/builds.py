@@ -57,23 +57,37 @@ def render_world(out: Path, overrides: list[str]) -> float:
 
 
 def run_build(
-    out: Path, overrides: list[str], *, recipe: str | None = None, watch_store: bool = False
+    out: Path,
+    overrides: list[str],
+    *,
+    recipe: str | None = None,
+    watch_store: bool = False,
+    cores: int | None = None,
 ) -> dict[str, Any]:
-    """Run a recipe into `out` (forced) in a fresh driver; its figures as a dict."""
+    """Run a recipe into `out` (forced) in a fresh driver; its figures as a dict.
+
+    `cores`: confine the driver and everything it starts (Ray's processes, its workers) to
+    the machine's first `cores` cores, so a build given N CPUs has N cores in all."""
     args = ["--build", str(out), "--recipe", recipe or "", *overrides]
     args = [*args, "--watch-store"] if watch_store else args
     try:
-        return _child(args)
+        return _child(args, cores)
     except RuntimeError as failed:  # a loaded machine: Ray's own start can time out
         if "timed out during startup" not in str(failed):
             raise
-        return _child(args)
+        return _child(args, cores)
 
 
-def _child(args: list[str]) -> dict[str, Any]:
+def _child(args: list[str], cores: int | None = None) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    pin = None if cores is None else (lambda: os.sched_setaffinity(0, range(cores)))
     done = subprocess.run(
-        [sys.executable, __file__, *args], cwd=REPO, env=env, capture_output=True, text=True
+        [sys.executable, __file__, *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=pin,
     )
     if done.returncode != 0:
         raise RuntimeError(f"child {args[:2]} failed:\n{done.stderr[-3000:]}")
@@ -130,6 +144,65 @@ class StoreWatch(threading.Thread):
         }
 
 
+class ProcessCpu(threading.Thread):
+    """CPU-seconds of every process on the machine, grouped by what it is (the driver,
+    raylet, gcs_server, each kind of Ray worker by its process title): where the machine's
+    busy CPU goes besides the stages. Sampled every `period_s` from /proc; a process's
+    last sample counts, so one that lives less than a period is missed."""
+
+    def __init__(self, period_s: float = 1.0) -> None:
+        super().__init__(daemon=True)
+        self.period_s = period_s
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.start_cpu = self._snapshot()  # pid -> (label, CPU-s) before the build
+        self.last: dict[int, tuple[str, float]] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(self.period_s):
+            self._update()
+
+    def _update(self) -> None:
+        """Take a snapshot; a process that has lost its title (exiting) keeps its last one."""
+        for pid, (label, cpu_s) in self._snapshot().items():
+            if label == "?" and pid in self.last:
+                label = self.last[pid][0]
+            self.last[pid] = (label, cpu_s)
+
+    def _snapshot(self) -> dict[int, tuple[str, float]]:
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            cpu_s = (int(fields[11]) + int(fields[12])) / self.tick  # utime + stime
+            found[int(entry.name)] = (self._label(int(entry.name), title), cpu_s)
+        return found
+
+    @staticmethod
+    def _label(pid: int, title: str) -> str:
+        if pid == os.getpid():
+            return "driver"
+        if title.startswith("ray::"):
+            return title.split("(")[0].split(" ")[0]
+        return Path(title).name or "?"
+
+    def summary(self, least_s: float = 0.5) -> dict[str, float]:
+        """CPU-s per label spent during the build, largest first (below `least_s` left out)."""
+        self._update()
+        by_label: dict[str, float] = {}
+        for pid, (label, cpu_s) in self.last.items():
+            spent = cpu_s - self.start_cpu.get(pid, (label, 0.0))[1]
+            by_label[label] = by_label.get(label, 0.0) + spent
+        ranked = sorted(by_label.items(), key=lambda pair: -pair[1])
+        return {label: round(cpu_s, 1) for label, cpu_s in ranked if cpu_s >= least_s}
+
+
 def _build(out: str, recipe_path: str, overrides: list[str], watch_store: bool) -> None:
     """Child body: run the build, print one JSON line of figures."""
     import ray
@@ -141,6 +214,8 @@ def _build(out: str, recipe_path: str, overrides: list[str], watch_store: bool) 
     recipe = load_recipe(recipe_path or DEFAULT_RECIPE, overrides)
     load_before = load_average()
     started, cpu0, machine0 = time.perf_counter(), _tree_cpu(), _machine_busy_s()
+    processes = ProcessCpu()
+    processes.start()
     watch = None
     if watch_store:  # Ray must be up before the watcher's first poll
         init_ray(recipe, Path(out).resolve())
@@ -152,6 +227,7 @@ def _build(out: str, recipe_path: str, overrides: list[str], watch_store: bool) 
         if watch is not None:
             watch.stop.set()
             watch.join()
+        processes.stop.set()
         if ray.is_initialized():
             ray.shutdown()
     manifest = result.manifest
@@ -160,6 +236,7 @@ def _build(out: str, recipe_path: str, overrides: list[str], watch_store: bool) 
         "run_wall_s": round(result.wall_s, 2),
         "tree_cpu_s": round(_tree_cpu() - cpu0, 1),
         "machine_cpu_s": round(_machine_busy_s() - machine0, 1),
+        "cpu_by_process": processes.summary(),
         "load_before": load_before,
         "load_after": load_average(),
         "driver_peak_rss_mb": round(vm_hwm_mb(), 1),

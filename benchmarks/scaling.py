@@ -1,7 +1,7 @@
 """Scaling on one machine: the same demo build with Ray given 1 and 2 CPUs, and 10x more
 inputs with flat memory and a bounded object store.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/scaling.py speedup [--repeats 3]
+    PYTHONPATH=. .venv/bin/python benchmarks/scaling.py speedup [--repeats 3] [--pin]
     PYTHONPATH=. .venv/bin/python benchmarks/scaling.py inputs [--counts 6 60]
 
 `speedup`: the default demo world (6 videos, 3-6 min, 640x360; rendered once into
@@ -13,8 +13,10 @@ and its busy share (stage wall summed over inputs / (run wall x CPUs)): the stag
 bounds the run is the one whose busy share is highest. `cores_busy` is the machine's busy
 CPU-s (/proc/stat: the driver, Ray's own processes, the workers; on a quiet machine, the
 build) per wall second: near the machine's core count, what is not stage CPU (driver,
-Ray) takes cores from the stages.
-`--world` picks another size.
+Ray) takes cores from the stages; `cpu_by_process` says which processes spent it.
+`--world` picks another size. `--pin` confines each whole build (driver, Ray's processes,
+workers) to N cores: without it a build given 1 CPU still has the machine's other cores
+for the driver and Ray, so wall(1) flatters the 1-CPU build on a small machine.
 
 `inputs`: short demo videos (30-60 s at 320x180) built with 2 CPUs at each of `--counts`
 inputs. Prints driver and worker peak RSS (VmHWM; workers measure themselves in the
@@ -56,14 +58,14 @@ def stage_shares(build: dict[str, Any], cpus: int) -> dict[str, dict[str, float]
     }
 
 
-def speedup(work: Path, repeats: int, world: list[str]) -> dict[str, Any]:
+def speedup(work: Path, repeats: int, world: list[str], pin: bool = False) -> dict[str, Any]:
     out = work / "demo"
     render_world(out, world)
     walls: dict[int, list[float]] = {1: [], 2: []}
     runs = []
     for _ in range(repeats):
         for cpus in (1, 2):
-            build = run_build(out, [*world, f"ray.num_cpus={cpus}"])
+            build = run_build(out, [*world, f"ray.num_cpus={cpus}"], cores=cpus if pin else None)
             walls[cpus].append(build["run_wall_s"])
             runs.append(
                 {
@@ -75,6 +77,7 @@ def speedup(work: Path, repeats: int, world: list[str]) -> dict[str, Any]:
                     # machine's cores with the stages: the machine's busy CPU-s per wall second
                     "machine_cpu_s": build["machine_cpu_s"],
                     "cores_busy": round(build["machine_cpu_s"] / build["wall_s"], 2),
+                    "cpu_by_process": build["cpu_by_process"],
                     "stages": stage_shares(build, cpus),
                 }
             )
@@ -82,6 +85,7 @@ def speedup(work: Path, repeats: int, world: list[str]) -> dict[str, Any]:
     median = {cpus: statistics.median(values) for cpus, values in walls.items()}
     return {
         "median_wall_s": median,
+        "pinned": pin,
         "wall2_over_wall1": round(median[2] / median[1], 3),
         "pairwise_ratios": [round(b / a, 3) for a, b in zip(walls[1], walls[2], strict=True)],
         "runs": runs,
@@ -132,11 +136,14 @@ def main() -> None:
     parser.add_argument("--counts", type=int, nargs="+", default=[6, 60])
     parser.add_argument("--world", nargs="*", default=[], help="demo world overrides")
     parser.add_argument("--work", default="/tmp/longvid-scaling")
+    parser.add_argument(
+        "--pin", action="store_true", help="speedup: confine each whole build to N cores"
+    )
     args = parser.parse_args()
     work = Path(args.work)
     started = load_average()
     if args.what == "speedup":
-        report = speedup(work, args.repeats, args.world)
+        report = speedup(work, args.repeats, args.world, args.pin)
     else:
         report = inputs(work, args.counts)
     print(json.dumps({"load_at_start": started, "load_at_end": load_average(), **report}, indent=1))
