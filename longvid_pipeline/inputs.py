@@ -49,8 +49,11 @@ def open_inputs(
         niah = next(spec.config for spec in stages if spec.name == "niah")
         yield _first(_unique(sample_items(Path(source.path or ""), niah, seed)), source.limit)
         return
+    # The source rows are dropped once they are items: only the items live through the run.
     rows = load_inputs(source.kind, Path(source.path or ""), source.allow_outside_symlinks)
-    yield _first(items_from_rows(rows, source.kind), source.limit)
+    items = items_from_rows(rows, source.kind)
+    del rows
+    yield _first(items, source.limit)
 
 
 def items_from_rows(rows: list[SourceRow], kind: str) -> list[WorkItem]:

@@ -239,18 +239,16 @@ class ShardWriter:
                 item.reject_row(WRITE_STAGE, table, "schema", bad[id(row)], row)
                 continue
             row_id = row[ID_COLUMNS[table]]  # present: the contract requires every id
-            if row_id in self._seen_ids[table]:
-                if table != "rejects":
-                    item.reject_row(
-                        WRITE_STAGE,
-                        table,
-                        "duplicate_id",
-                        f"{ID_COLUMNS[table]} {row_id} already written",
-                        row,
-                    )
-            else:
-                self._seen_ids[table].add(row_id)
+            if self._seen_ids[table].add(row_id):
                 kept.append(row)
+            elif table != "rejects":
+                item.reject_row(
+                    WRITE_STAGE,
+                    table,
+                    "duplicate_id",
+                    f"{ID_COLUMNS[table]} {row_id} already written",
+                    row,
+                )
         return kept
 
     def close(self) -> None:

@@ -111,15 +111,27 @@ def test_a_clip_id_written_in_an_earlier_run_is_refused_as_a_duplicate(tmp_path:
 
 
 def test_id_set_agrees_with_a_set_across_merges(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(IdSet, "MERGE_AT", 7)  # merge into the sorted array often
+    monkeypatch.setattr(IdSet, "MERGE_AT", 7)  # make sorted runs and merge them often
     ids = [f"q-{i:016x}" for i in range(0, 300, 3)]
     seen = IdSet(ids[:50])
-    for one in ids[50:]:
-        seen.add(one)
+    assert all(seen.add(one) for one in ids[50:])
+    assert not any(seen.add(one) for one in ids[::7])  # already there: refused, not counted
     assert len(seen) == len(ids)
     assert all(one in seen for one in ids)
     assert not any(f"q-{i:016x}" in seen for i in range(1, 300, 3))
     assert 42 not in seen
+
+
+def test_id_set_runs_stay_few_and_sorted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs merge like a binary counter: 100 ids at 7 per run are 14 runs' worth, held
+    in as many runs as 14 has one bits (3), each sorted and none longer than the one
+    before it: so each id is copied a logarithmic number of times, not once per merge."""
+    monkeypatch.setattr(IdSet, "MERGE_AT", 7)
+    seen = IdSet(f"q-{i}" for i in range(100))
+    runs = seen._runs
+    assert [len(run) for run in runs] == [56, 28, 14]
+    assert len(seen._recent) == 2
+    assert all((run[1:] > run[:-1]).all() for run in runs)
 
 
 def test_orphans_of_a_killed_run_are_never_read_and_are_removed(tmp_path: Path) -> None:
