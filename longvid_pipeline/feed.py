@@ -25,7 +25,7 @@ import contextlib
 import os
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,15 +55,21 @@ def _read_lines(path: str, spans: list[tuple[int, int]]) -> Iterator[Any]:
             yield pa.table({"input_id": [input_id], ITEM_COLUMN: [text]})
 
 
-def _read_task(path: str, spans: list[tuple[int, int]]) -> Any:
+def read_task(blocks: Callable[[], Iterator[Any]], num_rows: int, size_bytes: int) -> Any:
+    """A Ray Data read task whose blocks `blocks()` makes in the read worker: only the
+    callable and what it closes over (here a path and byte offsets) travel, never rows."""
     from ray.data.block import BlockMetadata
     from ray.data.datasource import ReadTask
 
-    size = sum(length for _, length in spans)
     metadata = BlockMetadata(
-        num_rows=len(spans), size_bytes=size, exec_stats=None, input_files=None
+        num_rows=num_rows, size_bytes=size_bytes, exec_stats=None, input_files=None
     )
-    return ReadTask(lambda: _read_lines(path, spans), metadata)
+    return ReadTask(blocks, metadata)
+
+
+def _spool_read_task(path: str, spans: list[tuple[int, int]]) -> Any:
+    size = sum(length for _, length in spans)
+    return read_task(lambda: _read_lines(path, spans), len(spans), size)
 
 
 def spooled_dataset(path: Path, spans: list[tuple[int, int]], readers: int = 2) -> Any:
@@ -86,7 +92,7 @@ def spooled_dataset(path: Path, spans: list[tuple[int, int]], readers: int = 2) 
             self, parallelism: int, per_task_row_limit: int | None = None, data_context: Any = None
         ) -> list[Any]:
             return [
-                _read_task(str(path), spans[start : start + LINES_PER_READ])
+                _spool_read_task(str(path), spans[start : start + LINES_PER_READ])
                 for start in range(0, len(spans), LINES_PER_READ)
             ]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from longvid_pipeline.feed import ONE_ROW_BLOCKS
+from longvid_pipeline.feed import ONE_ROW_BLOCKS, read_task
 from longvid_pipeline.operators import actor_pool
 from longvid_pipeline.raysession import ray_temp_dir
 
@@ -41,14 +41,7 @@ class _RecordPid:
 def test_an_actor_pool_keeps_every_actor_through_a_lull(tmp_path: Path) -> None:
     import ray
     import ray.data
-    from ray.data.block import BlockMetadata
-    from ray.data.datasource import Datasource, ReadTask
-
-    def read_task(first: int, count: int, wait_s: float) -> Any:
-        metadata = BlockMetadata(
-            num_rows=count, size_bytes=8 * count, exec_stats=None, input_files=None
-        )
-        return ReadTask(lambda: _rows(first, count, wait_s), metadata)
+    from ray.data.datasource import Datasource
 
     class OneThenLull(Datasource):
         """One item at once, then after the lull the rest together."""
@@ -59,7 +52,10 @@ def test_an_actor_pool_keeps_every_actor_through_a_lull(tmp_path: Path) -> None:
         def get_read_tasks(
             self, parallelism: int, per_task_row_limit: int | None = None, data_context: Any = None
         ) -> list[Any]:
-            return [read_task(0, 1, 0.0), read_task(1, LATE_ITEMS, LULL_S)]
+            return [
+                read_task(lambda: _rows(0, 1, 0.0), 1, 8),
+                read_task(lambda: _rows(1, LATE_ITEMS, LULL_S), LATE_ITEMS, 8 * LATE_ITEMS),
+            ]
 
     ray.init(num_cpus=2, include_dashboard=False, _temp_dir=ray_temp_dir(tmp_path / "ray"))
     context = ray.data.DataContext.get_current()
