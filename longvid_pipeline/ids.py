@@ -45,9 +45,10 @@ class IdSet:
     and runs merge like the digits of a binary counter (a run absorbs the runs before it
     that are no longer than it), so there are O(log n) runs and each digest is copied
     O(log n) times. One sorted array merged with every 65,536 new ids instead copied the
-    whole array each time: 5M ids (100k inputs of 50 QA rows) took 200 s, slowing the run
-    as it grew, and the ever larger arrays left ~270 MB of freed heap the driver could not
-    give back to the system.
+    whole array each time: 5M ids (100k inputs of 50 QA rows) took 191 s, slowing the run
+    as it grew, and the ever larger arrays left freed heap the driver could not give back
+    to the system (314 MB of RSS for 40 MB of digests; now 43 s and 46 MB:
+    benchmarks/idset.py).
     Two distinct ids share a digest with probability ~n²/2⁶⁵ (1e-6 for 6M ids): then the
     second row would be refused as a duplicate and named in `rejects`, never lost silently.
     """
