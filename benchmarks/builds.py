@@ -94,21 +94,35 @@ def _child(args: list[str], cores: int | None = None) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-class StoreWatch(threading.Thread):
-    """Polls the object store of every node and the driver's object references."""
+class Sampler(threading.Thread):
+    """A daemon thread that calls `take()` every `period_s` until `stop` is set: the
+    benchmarks' watchers of the object store, the processes' CPU and the driver's RSS."""
 
-    def __init__(self, period_s: float = 0.5) -> None:
+    def __init__(self, period_s: float) -> None:
         super().__init__(daemon=True)
         self.period_s = period_s
-        self.samples: list[dict[str, int]] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.wait(self.period_s):
-            try:
-                self.samples.append(self.sample())
-            except Exception:  # a node going away mid-poll: skip that sample
-                continue
+            self.take()
+
+    def take(self) -> None:
+        raise NotImplementedError
+
+
+class StoreWatch(Sampler):
+    """Polls the object store of every node and the driver's object references."""
+
+    def __init__(self, period_s: float = 0.5) -> None:
+        super().__init__(period_s)
+        self.samples: list[dict[str, int]] = []
+
+    def take(self) -> None:
+        try:
+            self.samples.append(self.sample())
+        except Exception:  # a node going away mid-poll: skip that sample
+            return
 
     @staticmethod
     def sample() -> dict[str, int]:
@@ -144,25 +158,19 @@ class StoreWatch(threading.Thread):
         }
 
 
-class ProcessCpu(threading.Thread):
+class ProcessCpu(Sampler):
     """CPU-seconds of every process on the machine, grouped by what it is (the driver,
     raylet, gcs_server, each kind of Ray worker by its process title): where the machine's
     busy CPU goes besides the stages. Sampled every `period_s` from /proc; a process's
     last sample counts, so one that lives less than a period is missed."""
 
     def __init__(self, period_s: float = 1.0) -> None:
-        super().__init__(daemon=True)
-        self.period_s = period_s
+        super().__init__(period_s)
         self.tick = os.sysconf("SC_CLK_TCK")
         self.start_cpu = self._snapshot()  # pid -> (label, CPU-s) before the build
         self.last: dict[int, tuple[str, float]] = {}
-        self.stop = threading.Event()
 
-    def run(self) -> None:
-        while not self.stop.wait(self.period_s):
-            self._update()
-
-    def _update(self) -> None:
+    def take(self) -> None:
         """Take a snapshot; a process that has lost its title (exiting) keeps its last one."""
         for pid, (label, cpu_s) in self._snapshot().items():
             if label == "?" and pid in self.last:
@@ -194,7 +202,7 @@ class ProcessCpu(threading.Thread):
 
     def summary(self, least_s: float = 0.5) -> dict[str, float]:
         """CPU-s per label spent during the build, largest first (below `least_s` left out)."""
-        self._update()
+        self.take()
         by_label: dict[str, float] = {}
         for pid, (label, cpu_s) in self.last.items():
             spent = cpu_s - self.start_cpu.get(pid, (label, 0.0))[1]

@@ -27,7 +27,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from longvid_pipeline.stage import Resources, StageSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from builds import proc_status_mb  # noqa: E402
+from builds import Sampler, proc_status_mb  # noqa: E402
 from support.synthetic import SyntheticConfig, SyntheticStage  # noqa: E402
 
 
@@ -54,18 +53,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class RssSampler(threading.Thread):
+class RssSampler(Sampler):
     """The driver's RSS every `period_s`, as (seconds since epoch, MB)."""
 
     def __init__(self, period_s: float = 2.0) -> None:
-        super().__init__(daemon=True)
-        self.period_s = period_s
+        super().__init__(period_s)
         self.samples = [(time.time(), proc_status_mb("VmRSS"))]
-        self.stop = threading.Event()
 
-    def run(self) -> None:
-        while not self.stop.wait(self.period_s):
-            self.samples.append((time.time(), proc_status_mb("VmRSS")))
+    def take(self) -> None:
+        self.samples.append((time.time(), proc_status_mb("VmRSS")))
 
 
 def timeline(
