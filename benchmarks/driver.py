@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from longvid_pipeline.stage import Resources, StageSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from builds import Sampler, proc_status_mb  # noqa: E402
+from builds import Sampler, proc_status_mb, vm_hwm_mb  # noqa: E402
 from support.synthetic import SyntheticConfig, SyntheticStage  # noqa: E402
 
 
@@ -47,10 +46,6 @@ def write_manifest(path: Path, count: int) -> None:
         writer = csv.writer(handle)
         writer.writerow(["url"])
         writer.writerows([f"https://synthetic.test/{i}"] for i in range(count))
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class RssSampler(Sampler):
@@ -120,7 +115,7 @@ def measure(
     rows = sum(result.manifest["counts"]["tables"].values())
     return {"inputs": count, "wall_s": wall, "run_wall_s": run_wall,
             "inputs_per_s": count / run_wall, "rows_per_s": rows / run_wall,
-            "finish_s": wall - run_wall, "driver_peak_rss_mb": peak_rss_mb(),
+            "finish_s": wall - run_wall, "driver_peak_rss_mb": vm_hwm_mb(),
             "inputs_per_driver_cpu_s": count / driver_cpu,
             "timeline": timeline(folder / "out", sampler.samples)}  # fmt: skip
 

@@ -45,13 +45,15 @@ def admit(kind: str, count: int) -> dict[str, object]:
             now = time.perf_counter()
             per_fifth.append(round((now - last) * 1e6 / fifth, 1))
             last = now
+    seconds = time.perf_counter() - started
+    grown_mb = proc_status_mb("VmRSS") - baseline_mb
     return {
         "kind": kind,
         "ids": count,
-        "seconds": round(time.perf_counter() - started, 1),
+        "seconds": round(seconds, 1),
         "s_per_million_ids_by_fifth": per_fifth,
-        "rss_mb_above_start": round(proc_status_mb("VmRSS") - baseline_mb),
-        "bytes_per_id": round((proc_status_mb("VmRSS") - baseline_mb) * 2**20 / count, 1),
+        "rss_mb_above_start": round(grown_mb),
+        "bytes_per_id": round(grown_mb * 2**20 / count, 1),
     }
 
 
