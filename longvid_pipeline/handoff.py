@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from longvid_pipeline.fetching.coordination import ActorClaims, VideoClaims
+from longvid_pipeline.ids import IdSet
 from longvid_pipeline.item import WorkItem
 from longvid_pipeline.shards import ShardWriter
 
@@ -33,11 +34,13 @@ class DuplicateHandoff:
 
     def __init__(self, claims: VideoClaims | ActorClaims, kept_inputs: set[str]) -> None:
         self.claims = claims
-        self.kept = set(kept_inputs)  # inputs committed with a videos row (any run)
-        self.rejected: set[str] = set()  # inputs committed as rejects in this run
+        # Inputs committed with a videos row (any run), and as rejects (this run): every
+        # input of the run ends in one, so they are kept as 8-byte digests.
+        self.kept = IdSet(kept_inputs)
+        self.rejected = IdSet()
         self._waiting: dict[str, list[WorkItem]] = defaultdict(list)  # owner -> duplicates
         self._ready: list[WorkItem] = []
-        self._rerun: list[str] = []
+        self._rerun: list[WorkItem] = []  # as they entered the run
 
     def route(self, item: WorkItem) -> list[WorkItem]:
         """The items to hand to the writer now: all but a duplicate of an undecided owner."""
@@ -45,7 +48,7 @@ class DuplicateHandoff:
         if item.alive or owner is None or owner in self.kept:
             return [item]
         if owner in self.rejected:
-            self._rerun.append(item.input_id)
+            self._rerun.append(item.restarted())
         else:
             self._waiting[owner].append(item)
         return []
@@ -63,17 +66,21 @@ class DuplicateHandoff:
             self.rejected.add(item.input_id)
             for video_id in item.claimed:
                 self.claims.release(video_id, item.input_id)
-            self._rerun.extend(duplicate.input_id for duplicate in waiting)
+            self._rerun.extend(duplicate.restarted() for duplicate in waiting)
 
     def take_ready(self) -> list[WorkItem]:
         """Duplicates whose owner was kept: commit them as they are."""
         ready, self._ready = self._ready, []
         return ready
 
-    def take_rerun(self) -> list[str]:
-        """Input ids to run again (their owner was rejected), in the order they came."""
-        rerun, self._rerun = self._rerun, []
-        return rerun
+    def take_rerun(self) -> list[WorkItem]:
+        """Inputs to run again (their owner was rejected), once each, in the order they
+        came, as they entered the run: the driver keeps no list of the run's items."""
+        unique: dict[str, WorkItem] = {}
+        for item in self._rerun:
+            unique.setdefault(item.input_id, item)
+        self._rerun = []
+        return list(unique.values())
 
     def take_unsettled(self) -> list[WorkItem]:
         """Duplicates whose owner never reached this run's writer (an owner outside the
@@ -87,8 +94,8 @@ Deliver = Callable[[list[WorkItem]], None]
 
 
 def run_passes(
-    items: list[WorkItem],
-    run_pass: Callable[[list[WorkItem]], Iterable[WorkItem]],
+    items: Iterable[WorkItem],
+    run_pass: Callable[[Iterable[WorkItem]], Iterable[WorkItem]],
     writer: ShardWriter,
     handoff: DuplicateHandoff,
     on_deliver: Deliver | None = None,
@@ -107,9 +114,8 @@ def run_passes(
             if on_deliver is not None:
                 on_deliver(batch)
 
-    by_id = {item.input_id: item for item in items}
-    todo = items
-    while todo:
+    todo: Iterable[WorkItem] = items
+    while True:
         for finished in run_pass(todo):
             deliver(handoff.route(finished))
             deliver(handoff.take_ready())
@@ -117,9 +123,9 @@ def run_passes(
         while ready := handoff.take_ready():
             deliver(ready)
             writer.flush()
-        todo = [by_id[input_id] for input_id in dict.fromkeys(handoff.take_rerun())]
-        if todo:
-            log.info(
-                "%d duplicates run again: the input owning their video was rejected", len(todo)
-            )
+        rerun = handoff.take_rerun()
+        if not rerun:
+            break
+        log.info("%d duplicates run again: the input owning their video was rejected", len(rerun))
+        todo = rerun
     deliver(handoff.take_unsettled())

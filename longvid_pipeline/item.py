@@ -151,6 +151,11 @@ class WorkItem:
         """False once a stage rejected the whole input; later stages pass it through."""
         return self.failed_stage is None
 
+    def restarted(self) -> WorkItem:
+        """The input as it entered the run (same id, source and split, no stage's work):
+        what a duplicate runs again as when the input owning its video was rejected."""
+        return WorkItem(self.input_id, self.source, self.source_kind, self.split)
+
     def reject_input(self, stage: str, reason: str, detail: str = "") -> None:
         """Drop the whole input: one `rejects` row at level `input`, later stages skip it."""
         self.failed_stage = stage

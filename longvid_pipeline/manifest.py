@@ -117,7 +117,7 @@ def stage_accounting(accounts: dict[str, dict[str, Any]], stage_order: list[str]
 def write_manifest(
     out: Path,
     recipe: Recipe,
-    input_ids: list[str],
+    inputs_total: int,
     run_record: dict[str, Any],
     published_at: str | None = None,
 ) -> dict[str, Any]:
@@ -130,14 +130,14 @@ def write_manifest(
     accounts = sum_commit_accounts(records)
     counts = dataset_counts(out)
     stage_order = [*(spec.name for spec in recipe.stages), WRITE_STAGE]
-    pending = len(input_ids) - counts["inputs_kept"] - counts["inputs_rejected"]
+    pending = inputs_total - counts["inputs_kept"] - counts["inputs_rejected"]
     manifest = {
         "out": published_at or str(out),
         "recipe": recipe_as_data(recipe),
         "versions": package_versions(),
         "updated_at": time.time(),
         "inputs": {
-            "total": len(input_ids),
+            "total": inputs_total,
             "kept": counts["inputs_kept"],
             "rejected": counts["inputs_rejected"],
             "pending": pending,

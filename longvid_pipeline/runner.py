@@ -13,12 +13,13 @@ as items finish.
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 import shutil
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from longvid_pipeline.fetching.coordination import (
     start_coordinator,
 )
 from longvid_pipeline.handoff import DuplicateHandoff, run_passes
-from longvid_pipeline.inputs import open_inputs
+from longvid_pipeline.inputs import RunInputs, open_inputs
 from longvid_pipeline.item import ITEM_COLUMN, WorkItem
 from longvid_pipeline.manifest import write_manifest
 from longvid_pipeline.media.housekeeping import (
@@ -47,7 +48,6 @@ from longvid_pipeline.progress import Progress
 from longvid_pipeline.raysession import init_ray, remove_ray_temp_link
 from longvid_pipeline.recipe import Recipe
 from longvid_pipeline.shards import COMMITS_DIR, ShardWriter, committed_video_owners
-from longvid_pipeline.splits import assign_splits
 from longvid_pipeline.stage import RunContext
 from longvid_pipeline.store import StoreOut, is_url, mirror_dir
 from longvid_pipeline.tables import TABLE_NAMES
@@ -91,9 +91,9 @@ def _clear_outputs(out: Path) -> None:
             path.unlink()
 
 
-def _ray_pass(items: list[WorkItem], recipe: Recipe, context: RunContext) -> Iterator[WorkItem]:
+def _ray_pass(items: Iterable[WorkItem], recipe: Recipe, context: RunContext) -> Iterator[WorkItem]:
     """Stream `items` through the recipe's operators, one Ray Data execution per slice of
-    `ray.inputs_per_execution` inputs.
+    `ray.inputs_per_execution` inputs, taken from `items` only as the slice starts.
 
     Ray Data keeps statistics for every block of an execution and pickles them all to its
     stats actor every few seconds; with one block per input that cost grows with the run
@@ -121,12 +121,13 @@ def _ray_pass(items: list[WorkItem], recipe: Recipe, context: RunContext) -> Ite
     problem = check_fits(operators, available.get("CPU", 0.0), available.get("GPU", 0.0))
     if problem:
         raise RunFailed(problem)
-    size = recipe.ray.inputs_per_execution
-    for start in range(0, len(items), size):
-        finished = _execution(items[start : start + size], operators, context)
-        for number, item in enumerate(finished, start=start + 1):
+    pending = iter(items)
+    number = 0
+    while piece := list(itertools.islice(pending, recipe.ray.inputs_per_execution)):
+        for item in _execution(piece, operators, context):
+            number += 1
             yield item
-            log.info("finished %d/%d inputs", number, len(items))
+            log.info("finished %d inputs of this pass", number)
 
 
 def _execution(
@@ -144,7 +145,7 @@ def _execution(
 
 
 def _run_streaming(
-    items: list[WorkItem],
+    inputs: RunInputs,
     recipe: Recipe,
     context: RunContext,
     writer: ShardWriter,
@@ -153,16 +154,23 @@ def _run_streaming(
     progress: Progress | None,
     owners: dict[str, str],
 ) -> None:
-    """Run `items` through Ray into the writer; a failure that is not an input's fault
+    """Run the inputs left to do through Ray into the writer; a failure that is not an input's fault
     (full disk, a dead worker) stops the run with an error that says what to do.
 
     A store build's Coordinator actor (claims, download slots) starts with Ray, seeded with
     the committed videos' `owners`, and lives as long as this call holds its handle."""
-    live = [item for item in items if item.alive]
-    source_rejects = [item for item in items if not item.alive]  # lines the source rejected
-    writer.add(source_rejects)
-    if progress is not None and source_rejects:
-        progress.add(source_rejects)
+
+    def live_items() -> Iterator[WorkItem]:
+        """The inputs to work on; lines the source rejected go to the writer as met."""
+        for item in inputs.todo_items():
+            if item.alive:
+                yield item
+                continue
+            writer.add([item])
+            if progress is not None:
+                progress.add([item])
+
+    live = inputs.todo_live > 0
     started_ray = init_ray(recipe, out) if live else False
     coordinator = (
         start_coordinator(context.coordinator, owners) if live and context.coordinator else None
@@ -171,12 +179,15 @@ def _run_streaming(
         try:
             if live:
                 run_passes(
-                    live,
+                    live_items(),
                     lambda todo: _ray_pass(todo, recipe, context),
                     writer,
                     handoff,
                     None if progress is None else progress.add,
                 )
+            else:  # only lines the source rejected are left: no Ray needed
+                for _ in live_items():
+                    pass
         finally:
             writer.close()
             if progress is not None:
@@ -293,21 +304,22 @@ def _run_in_folder(
         store_url=store.url if store else "",
         coordinator=claims.name if isinstance(claims, ActorClaims) else "",
     )
-    with open_inputs(recipe.source, out, recipe.stages, recipe.seed) as items:
+    with open_inputs(recipe.source, out, recipe.stages, recipe.seed) as source_items:
         done = writer.done_input_ids()
-        todo = [item for item in items if item.input_id not in done]
-        splits = assign_splits([item.input_id for item in items], recipe.splits, recipe.seed)
-        for item in todo:
-            item.split = splits[item.input_id]
+        inputs = RunInputs.survey(source_items, done, recipe.splits, recipe.seed)
         log.info(
-            "%d inputs, %d already done, %d to do", len(items), len(items) - len(todo), len(todo)
+            "%d inputs, %d already done, %d to do",
+            inputs.total,
+            inputs.total - inputs.todo,
+            inputs.todo,
         )
-        if todo:
+        if inputs.todo:
             progress = (
-                None if progress_every_s is None else Progress(len(todo), every_s=progress_every_s)
+                None
+                if progress_every_s is None
+                else Progress(inputs.todo, every_s=progress_every_s)
             )
-            _run_streaming(todo, recipe, context, writer, handoff, out, progress, owners)
-        input_ids = [item.input_id for item in items]
+            _run_streaming(inputs, recipe, context, writer, handoff, out, progress, owners)
     if not keep_media:
         sweep_media(out, writer.video_ids)
         if store:
@@ -318,17 +330,17 @@ def _run_in_folder(
     run_record = {
         "started_at": started,
         "wall_s": round(wall_s, 3),
-        "inputs_total": len(input_ids),
-        "inputs_todo": len(todo),
+        "inputs_total": inputs.total,
+        "inputs_todo": inputs.todo,
         "orphans_removed": writer.removed_orphans,
         "force": force,
         **({"store": {"url": store.url, **synced}} if store else {}),
     }
-    manifest = write_manifest(out, recipe, input_ids, run_record, store.url if store else None)
+    manifest = write_manifest(out, recipe, inputs.total, run_record, store.url if store else None)
     return RunResult(
         out=out,
-        inputs_total=len(input_ids),
-        inputs_todo=len(todo),
+        inputs_total=inputs.total,
+        inputs_todo=inputs.todo,
         committed=writer.committed_items,
         wall_s=wall_s,
         manifest=manifest,

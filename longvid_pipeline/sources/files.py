@@ -51,7 +51,7 @@ class SourceRow:
 
 
 def load_inputs(kind: str, path: Path, allow_outside_symlinks: bool = False) -> list[SourceRow]:
-    """Every line or entry of one source, in source order.
+    """Every line or entry of one source, in source order (`iter_inputs`, as a list).
 
     Use it when the recipe names a `manifest` (CSV, JSONL or Parquet with a `url` column)
     or a `folder` of media files.
@@ -65,11 +65,20 @@ def load_inputs(kind: str, path: Path, allow_outside_symlinks: bool = False) -> 
         SourceError: unknown kind, missing or unreadable file, unsupported extension, or
             no `url` column.
     """
+    return list(iter_inputs(kind, path, allow_outside_symlinks))
+
+
+def iter_inputs(kind: str, path: Path, allow_outside_symlinks: bool = False) -> Iterator[SourceRow]:
+    """Every line or entry of one source, in source order, read as it is consumed: a
+    run reads its source twice this way (`inputs.Inputs`) instead of holding its rows.
+
+    A missing file, a wrong kind or extension raise at once; a JSONL manifest none of
+    whose rows has a `url` raises when its end is reached (only then is that known)."""
     path = Path(path)
     if kind == "manifest":
-        return load_manifest(path)
+        return iter_manifest(path)
     if kind == "folder":
-        return load_folder(path, allow_outside_symlinks)
+        return iter_folder(path, allow_outside_symlinks)
     raise SourceError(f"unknown source kind {kind!r} (known: {', '.join(SOURCE_KINDS)})")
 
 
@@ -77,7 +86,7 @@ def check_source(kind: str, path: Path) -> int:
     """Read a source as a run would (exists, readable, has `url`); return its row count.
 
     `run --check` calls it so a wrong path fails before any work, like a wrong key."""
-    return len(load_inputs(kind, path))
+    return sum(1 for _ in iter_inputs(kind, path))
 
 
 # ----------------------------------------------------------------------------- manifests
@@ -85,6 +94,11 @@ def check_source(kind: str, path: Path) -> int:
 
 def load_manifest(path: Path) -> list[SourceRow]:
     """Rows of a CSV / JSONL / Parquet manifest: one per line (row), none dropped."""
+    return list(iter_manifest(path))
+
+
+def iter_manifest(path: Path) -> Iterator[SourceRow]:
+    """`load_manifest` read lazily; the file is checked (exists, known extension) at once."""
     if not path.is_file():
         raise SourceError(f"manifest not found: {path}")
     suffix = path.suffix.lower()
@@ -93,18 +107,33 @@ def load_manifest(path: Path) -> list[SourceRow]:
         raise SourceError(
             f"manifest {path}: unsupported extension {suffix!r} (use {', '.join(MANIFEST_SUFFIXES)})"
         )
+    return _checked_rows(path, readers[suffix](path))
+
+
+def _checked_rows(path: Path, rows: Iterator[SourceRow | set[str]]) -> Iterator[SourceRow]:
+    """The reader's rows with `url` made a string, and its failures as SourceErrors.
+
+    A reader yields the manifest's columns (a set) before its rows when a header tells
+    them, or after them (JSONL: the keys of all rows); a manifest without `url` among them
+    is refused."""
     try:
-        columns, rows = readers[suffix](path)
+        for row in rows:
+            if isinstance(row, set):
+                _require_url_column(path, row)
+            else:
+                yield _check_url(row)
     except UnicodeDecodeError as exc:
         raise SourceError(f"manifest {path} is not UTF-8 text ({exc.reason})") from exc
     except OSError as exc:
         raise SourceError(f"cannot read manifest {path}: {exc.strerror or exc}") from exc
+
+
+def _require_url_column(path: Path, columns: set[str]) -> None:
     if "url" not in columns:
         raise SourceError(
             f"manifest {path} has no 'url' column (columns: {sorted(columns)}); "
             "add one holding each video's URL"
         )
-    return [_check_url(row) for row in rows]
 
 
 def _check_url(source_row: SourceRow) -> SourceRow:
@@ -127,65 +156,79 @@ def _bad_line(where: str, reason: str, detail: str, raw: str) -> SourceRow:
     return SourceRow(row, where, reason, f"{where}: {detail}")
 
 
-def _read_csv(path: Path) -> tuple[set[str], list[SourceRow]]:
-    """CSV rows by physical line (header = line 1); blank lines and misfits are bad lines."""
+def _read_csv(path: Path) -> Iterator[SourceRow | set[str]]:
+    """The header's columns, then CSV rows by physical line (header = line 1); blank
+    lines and misfits are bad lines."""
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])
-        rows = []
+        yield set(header)
         start = reader.line_num + 1
         for fields in reader:
             where, start = f"line {start}", reader.line_num + 1
             raw = ",".join(fields)
             if not any(field.strip() for field in fields):
-                rows.append(_bad_line(where, "empty_line", "the line is empty", raw))
+                yield _bad_line(where, "empty_line", "the line is empty", raw)
             elif len(fields) != len(header):
                 detail = f"{len(fields)} fields where the header has {len(header)}"
-                rows.append(_bad_line(where, "bad_manifest_line", detail, raw))
+                yield _bad_line(where, "bad_manifest_line", detail, raw)
             else:
-                rows.append(SourceRow(dict(zip(header, fields, strict=True)), where))
-    return set(header), rows
+                yield SourceRow(dict(zip(header, fields, strict=True)), where)
 
 
-def _read_jsonl(path: Path) -> tuple[set[str], list[SourceRow]]:
-    """JSONL rows by line; a blank line or one that is not a JSON object is a bad line."""
-    rows: list[SourceRow] = []
+def _read_jsonl(path: Path) -> Iterator[SourceRow | set[str]]:
+    """JSONL rows by line (a blank line or one that is not a JSON object is a bad line),
+    then the columns: the keys of the good rows (`url` when there is none)."""
+    has_url = has_rows = False
+    columns: set[str] = set()
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             where = f"line {number}"
             if not line.strip():
-                rows.append(_bad_line(where, "empty_line", "the line is empty", line))
+                yield _bad_line(where, "empty_line", "the line is empty", line)
                 continue
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
-                rows.append(_bad_line(where, "bad_manifest_line", f"not JSON ({exc.msg})", line))
+                yield _bad_line(where, "bad_manifest_line", f"not JSON ({exc.msg})", line)
                 continue
             if not isinstance(value, dict):
                 detail = f"expected a JSON object, got {type(value).__name__}"
-                rows.append(_bad_line(where, "bad_manifest_line", detail, line))
+                yield _bad_line(where, "bad_manifest_line", detail, line)
                 continue
-            rows.append(SourceRow(value, where))
-    columns = {key for source_row in rows if not source_row.reason for key in source_row.row}
-    return columns or {"url"}, rows
+            has_rows, has_url = True, has_url or "url" in value
+            if not has_url and len(columns) < 100:  # enough to name in the error
+                columns.update(value)
+            yield SourceRow(value, where)
+    yield {"url"} if has_url or not has_rows else columns
 
 
-def _read_parquet(path: Path) -> tuple[set[str], list[SourceRow]]:
+def _read_parquet(path: Path) -> Iterator[SourceRow | set[str]]:
+    """The schema's columns, then the rows batch by batch."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        parquet = pq.ParquetFile(path)
     except pa.ArrowException as exc:
         raise SourceError(f"manifest {path} is not a readable Parquet file: {exc}") from exc
-    rows = [SourceRow(row, f"row {n}") for n, row in enumerate(table.to_pylist(), start=1)]
-    return set(table.column_names), rows
+    yield set(parquet.schema_arrow.names)
+    number = 0
+    for batch in parquet.iter_batches(batch_size=4096):
+        for row in batch.to_pylist():
+            number += 1
+            yield SourceRow(row, f"row {number}")
 
 
 # ----------------------------------------------------------------------------- folders
 
 
 def load_folder(path: Path, allow_outside_symlinks: bool = False) -> list[SourceRow]:
+    """`iter_folder` as a list."""
+    return list(iter_folder(path, allow_outside_symlinks))
+
+
+def iter_folder(path: Path, allow_outside_symlinks: bool = False) -> Iterator[SourceRow]:
     """One row per media file under `path` (recursive, sorted), sidecars attached.
 
     A `<stem>.json` next to a file is its ground-truth annotations; `.json`, `.vtt` and
@@ -199,17 +242,18 @@ def load_folder(path: Path, allow_outside_symlinks: bool = False) -> list[Source
         raise SourceError(f"folder not found: {path}")
     if not os.access(path, os.R_OK | os.X_OK):
         raise SourceError(f"cannot read folder {path}: permission denied")
-    root = path.resolve()
-    rows = []
+    return _folder_rows(path.resolve(), allow_outside_symlinks)
+
+
+def _folder_rows(root: Path, allow_outside_symlinks: bool) -> Iterator[SourceRow]:
     for file in _media_files(root):
         sidecar = file.with_suffix(".json")
         row = {"url": str(file), "annotations_path": str(sidecar) if sidecar.is_file() else None}
         escaped = None if allow_outside_symlinks else _escaping_link(root, file)
         if escaped:
-            rows.append(SourceRow(row, str(file), "symlink_outside_folder", escaped))
+            yield SourceRow(row, str(file), "symlink_outside_folder", escaped)
         else:
-            rows.append(SourceRow(row, str(file)))
-    return rows
+            yield SourceRow(row, str(file))
 
 
 def _media_files(root: Path) -> Iterator[Path]:

@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 from support.synthetic import SyntheticConfig, SyntheticStage
 
-from longvid_pipeline import runner
+from longvid_pipeline import inputs, runner
 from longvid_pipeline.feed import LINES_PER_READ, SPOOL_DIR, spool_items, spooled_dataset
 from longvid_pipeline.item import ITEM_COLUMN, WorkItem
+from longvid_pipeline.query import run_query
 from longvid_pipeline.raysession import ray_temp_dir
 from longvid_pipeline.recipe import RayConfig, Recipe, ShardsConfig, SourceConfig
 from longvid_pipeline.runner import run_recipe
+from longvid_pipeline.sources.files import SourceRow
 from longvid_pipeline.stage import Resources, StageSpec
 
 
@@ -84,15 +86,29 @@ def test_a_manifest_streams_through_ray_commits_once_and_resumes(
     # The last line repeats the third; 4 inputs per Ray Data execution: 3 executions.
     recipe = _recipe(tmp_path, [*urls, urls[2]], per_execution=4)
     executions: list[int] = []
-    execute = runner._execution
+    lines_read_by_then: list[int] = []  # lines of the source read when each execution began
+    lines_read = [0]
+    execute, read_source = runner._execution, inputs.iter_inputs
 
     def counted(items: list[WorkItem], *args: Any) -> Iterator[WorkItem]:
         executions.append(len(items))
+        lines_read_by_then.append(lines_read[0])
         return execute(items, *args)
 
+    def counted_lines(*args: Any) -> Iterator[SourceRow]:
+        for row in read_source(*args):
+            lines_read[0] += 1
+            yield row
+
     monkeypatch.setattr(runner, "_execution", counted)
+    monkeypatch.setattr(inputs, "iter_inputs", counted_lines)
     first = run_recipe(recipe, progress_every_s=None)
     assert executions == [4, 4, 1]
+    # One scan of all 10 lines before any work; then lines are read only as a slice starts
+    # (the last slice reads the repeated line too, and hands it straight to the writer).
+    assert lines_read_by_then == [10 + 4, 10 + 8, 10 + 10]
+    (detail,) = run_query(first.out, "select detail from rejects").column("detail").to_pylist()
+    assert detail == f"line 11 repeats the url of line 4: {urls[2]}"
     counts = first.manifest["counts"]["tables"]
     assert (counts["videos"], counts["clips"], counts["qa"]) == (9, 18, 27)
     assert [(r["reason"], r["count"]) for r in first.manifest["rejects"]] == [

@@ -123,7 +123,7 @@ def test_claims_of_a_killed_run_are_dropped_and_committed_ones_kept(tmp_path: Pa
 
 def test_duplicate_waits_for_its_owner(tmp_path: Path) -> None:
     handoff = DuplicateHandoff(VideoClaims(tmp_path), kept_inputs={"in-old"})
-    duplicate = WorkItem(input_id="in-dup", source={"url": "x"}, source_kind="manifest")
+    duplicate = WorkItem("in-dup", source={"url": "x"}, source_kind="manifest", split="val")
     duplicate.reject_input("fetch", "duplicate_video", "")
     duplicate.duplicate_of = "in-owner"
     assert handoff.route(duplicate) == []  # owner undecided: held
@@ -132,7 +132,10 @@ def test_duplicate_waits_for_its_owner(tmp_path: Path) -> None:
     assert VideoClaims(tmp_path).claim("v-1", "in-owner") is None
     owner.reject_input("segment", "corrupt", "")
     handoff.committed([owner])
-    assert handoff.take_rerun() == ["in-dup"] and handoff.take_ready() == []
+    # it runs again as it entered the run: same input and split, nothing of its first try
+    (rerun,) = handoff.take_rerun()
+    assert rerun == WorkItem("in-dup", source={"url": "x"}, source_kind="manifest", split="val")
+    assert rerun.alive and handoff.take_ready() == [] and handoff.take_rerun() == []
     assert VideoClaims(tmp_path).claim("v-1", "in-dup") is None  # released on rejection
     duplicate.duplicate_of = "in-old"  # the owner of an earlier run is kept: final at once
     assert handoff.route(duplicate) == [duplicate]

@@ -291,10 +291,13 @@ def test_unreadable_sources_are_one_line_naming_file_and_key(
     flag = ["--check"] if check else []
     no_url = tmp_path / "no_url.csv"
     no_url.write_text("link,title\nhttps://x/a.mp4,A\n")
+    no_url_jsonl = tmp_path / "no_url.jsonl"  # known only once the last line is read
+    no_url_jsonl.write_text('{"link": "https://x/a.mp4"}\n' * 3)
     cases = [
         ("manifest", tmp_path / "missing.csv", "manifest not found"),
         ("folder", tmp_path / "missing_dir", "folder not found"),
         ("manifest", no_url, "has no 'url' column"),
+        ("manifest", no_url_jsonl, "has no 'url' column (columns: ['link'])"),
     ]
     for kind, path, message in cases:
         recipe = _source_recipe(tmp_path, kind, path)

@@ -8,7 +8,8 @@ from collections import Counter
 import pytest
 
 from longvid_pipeline.config import build_section
-from longvid_pipeline.splits import SplitsConfig, assign_splits
+from longvid_pipeline.ids import stable_hash
+from longvid_pipeline.splits import SPLITS, SplitsConfig, SplitTable, assign_splits
 
 
 @pytest.mark.parametrize(
@@ -46,3 +47,26 @@ def test_assignment_is_deterministic_and_order_free_but_seeded() -> None:
 def test_fractions_above_one_are_a_config_problem() -> None:
     _, errors = build_section(SplitsConfig, {"val_fraction": 0.6, "test_fraction": 0.6}, "splits")
     assert len(errors) == 1 and errors[0].key == "splits"
+
+
+def _dealt_by_dict(ids: list[str], config: SplitsConfig, seed: int) -> dict[str, str]:
+    """The rule as the runner applied it with every id in a dict (before the table)."""
+    ordered = sorted(set(ids), key=lambda one: stable_hash("split", seed, one))
+    counts = dict.fromkeys(SPLITS, 0)
+    dealt = {}
+    for position, one in enumerate(ordered, start=1):
+        split = max(reversed(SPLITS), key=lambda s: config.fractions[s] * position - counts[s])
+        counts[split] += 1
+        dealt[one] = split
+    return dealt
+
+
+def test_the_table_gives_the_dicts_splits_in_nine_bytes_an_input() -> None:
+    ids = [f"in-{i:05d}" for i in range(3000)]
+    config = SplitsConfig(0.1, 0.05)
+    table = SplitTable((one for one in ids), config, seed=3)  # one pass over a stream
+    assert {one: table[one] for one in ids} == _dealt_by_dict(ids, config, seed=3)
+    assert len(table) == 3000
+    assert table._keys.nbytes + table._codes.nbytes == 9 * 3000
+    with pytest.raises(KeyError):
+        table["in-not-in-the-run"]

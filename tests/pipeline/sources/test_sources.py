@@ -10,8 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from longvid_pipeline.fetching.subtitles import parse_vtt, subtitle_sidecars
-from longvid_pipeline.inputs import items_from_rows
+from longvid_pipeline.ids import input_id_for
+from longvid_pipeline.inputs import RepeatedUrls, RunInputs, items_from_rows, open_inputs
+from longvid_pipeline.recipe import SourceConfig
 from longvid_pipeline.sources.files import SourceError, load_inputs
+from longvid_pipeline.splits import SplitsConfig, assign_splits
 
 ROWS = [
     {"url": "https://example.com/a.mp4", "title": "A", "license": "cc-by"},
@@ -117,7 +120,7 @@ def test_every_line_is_one_item_and_duplicates_are_rejects(tmp_path: Path) -> No
     path = tmp_path / "m.csv"
     a, b = "https://x/a.mp4", "https://x/b.mp4"
     path.write_text(f"url\n{a}\n{b}\n\n{a}\n\n{a}\n")
-    items = items_from_rows(load_inputs("manifest", path), "manifest")
+    items = list(items_from_rows(load_inputs("manifest", path), "manifest"))
     assert len(items) == 6 and len({item.input_id for item in items}) == 6
     assert [item.alive for item in items] == [True, True, False, False, False, False]
     rejects = [item.rejects[0] for item in items[2:]]
@@ -129,7 +132,7 @@ def test_every_line_is_one_item_and_duplicates_are_rejects(tmp_path: Path) -> No
     ]
     assert rejects[1]["detail"] == f"line 5 repeats the url of line 2: {a}"
     assert json.loads(rejects[3]["input"]) == {"url": a, "manifest_line": "line 7"}
-    again = items_from_rows(load_inputs("manifest", path), "manifest")
+    again = list(items_from_rows(load_inputs("manifest", path), "manifest"))
     assert [item.input_id for item in again] == [item.input_id for item in items]  # resumable
 
 
@@ -189,7 +192,7 @@ def test_folder_symlinks_out_of_the_folder_are_refused_unless_allowed(tmp_path: 
     assert "source.allow_outside_symlinks" in refused["escape.mp4"].detail
     allowed = load_inputs("folder", root, allow_outside_symlinks=True)
     assert [r.reason for r in allowed] == [None] * 4
-    item = items_from_rows(list(refused.values()), "folder")[0]
+    item = next(items_from_rows(list(refused.values()), "folder"))
     assert item.rejects[0]["reason"] == "symlink_outside_folder"
     assert json.loads(item.rejects[0]["input"])["url"].endswith("escape.mp4")
 
@@ -217,3 +220,40 @@ def test_parse_vtt_cues_tags_timestamps_and_rollup() -> None:
 def test_parse_srt_commas() -> None:
     text = "1\r\n00:00:01,200 --> 00:00:02,000\r\nHi\r\n"
     assert parse_vtt(text) == [{"start_s": 1.2, "end_s": 2.0, "text": "Hi"}]
+
+
+def test_a_run_scans_its_source_once_then_streams_it_keeping_little_per_line(
+    tmp_path: Path,
+) -> None:
+    """The survey counts every line, knows what is done and deals the splits; the items
+    then stream in source order with their splits, a repeat naming its first line while
+    only the repeated urls' lines are remembered."""
+    urls = [f"https://x/{i}.mp4" for i in range(200)]
+    lines = [*urls[:150], urls[7], "", *urls[150:], urls[7], urls[190]]
+    path = tmp_path / "m.csv"
+    path.write_text("url\n" + "\n".join(lines) + "\n")
+    with open_inputs(SourceConfig(kind="manifest", path=str(path)), tmp_path) as source_items:
+        done = {input_id_for(urls[0]), input_id_for(urls[1])}
+        inputs = RunInputs.survey(source_items, done, SplitsConfig(0.1, 0.1), seed=5)
+        assert (inputs.total, inputs.todo, inputs.todo_live) == (204, 202, 198)
+        assert source_items.repeated == {urls[7], urls[190]}  # what the scan learnt
+        items = list(inputs.todo_items())
+    assert [item.source["url"] for item in items if item.alive] == urls[2:]
+    # A pass that knows the repeated urls keeps the first line of those only.
+    known = RepeatedUrls(known={urls[7]})
+    earlier = [known.earlier_line(url, f"line {n}") for n, url in enumerate(lines[:151])]
+    assert earlier == [None] * 150 + ["line 7"]
+    assert known.first_line == {urls[7]: "line 7"} and len(known.seen) == 150
+    rejects = [item.rejects[0]["detail"] for item in items if not item.alive]
+    assert rejects == [
+        f"line 152 repeats the url of line 9: {urls[7]}",
+        "line 153: the line is empty",
+        f"line 204 repeats the url of line 9: {urls[7]}",
+        f"line 205 repeats the url of line 194: {urls[190]}",
+    ]
+    everything = [item.input_id for item in items] + sorted(done)
+    assert {item.input_id: item.split for item in items} == {
+        input_id: split
+        for input_id, split in assign_splits(everything, SplitsConfig(0.1, 0.1), 5).items()
+        if input_id not in done
+    }
