@@ -46,10 +46,10 @@ demo: $(STAMP)
 # end-to-end tests spend much of their time waiting on Ray and subprocesses, so two files
 # side by side take 9 min on 2 cores where one after another took 21.
 test: lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=25
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(CHECKED)

@@ -30,7 +30,7 @@ from support.cluster import local_cluster, segment_nodes
 
 from longvid_pipeline.shards import read_commits
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=2)
 
 REPO = Path(__file__).resolve().parents[2]
 WORLD = [

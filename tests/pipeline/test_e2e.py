@@ -17,7 +17,7 @@ from longvid_pipeline.cli import main
 from longvid_pipeline.query import run_query
 from longvid_pipeline.shards import committed_files
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=1)
 
 
 def assert_card_is_valid(out: Path, manifest: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from longvid_pipeline.feed import ONE_ROW_BLOCKS, read_task
 from longvid_pipeline.operators import actor_pool
 from longvid_pipeline.raysession import ray_temp_dir
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(minutes=1)
 
 LULL_S = 13  # longer than Ray Data's 10 s debounce before an idle actor may be removed
 LATE_ITEMS = 6

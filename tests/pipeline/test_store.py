@@ -246,7 +246,7 @@ def store_commits(env: dict[str, str], url: str) -> int:
     return len([p for p in fs.ls(prefix, detail=False)]) if fs.exists(prefix) else 0
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=3)
 def test_a_build_into_s3_survives_a_kill_and_a_lost_mirror(
     s3: dict[str, str], reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -344,7 +344,7 @@ S3_KEYS = (
 )
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=1)
 def test_three_nodes_that_share_no_folder_build_into_s3(
     s3: dict[str, str], reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

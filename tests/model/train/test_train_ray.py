@@ -13,7 +13,7 @@ from support.shards import make_demo_shards, tiny_train_config
 from longvid.train.cli import main
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=1)
 def test_ray_backend_trains_one_cpu_worker(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray")
     out = tmp_path / "shards"

@@ -121,7 +121,7 @@ def _check_run(run: Path, resumed: Path | None, config: dict) -> None:
     assert encoder and not torch.equal(loaded[encoder[0]], init[encoder[0]])
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=3)
 def test_ddp_and_fsdp_on_two_cpu_workers_across_stages_and_resume(
     cluster: Path, tmp_path: Path
 ) -> None:

@@ -245,7 +245,7 @@ def tiny_model(folder: Path) -> Path:
     return folder
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=1)
 def test_tiny_random_model_through_the_transformers_backend_in_a_ray_actor_pool(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

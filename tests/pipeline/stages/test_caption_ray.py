@@ -39,7 +39,7 @@ def folder_recipe(path: Path, vlm: Path, videos: Path) -> Path:
     return path
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=1)
 def test_a_folder_of_videos_is_captioned_by_a_vlm_on_ray_actors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
