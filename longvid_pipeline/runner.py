@@ -1,8 +1,9 @@
 """The runner: a validated recipe becomes one streaming Ray Data pipeline.
 
 Read top to bottom: prepare the output folder → rebuild the video claims from what is
-committed → open the inputs (skipping those a previous run committed; lines the source
-already rejected go straight to the writer) → start or join Ray → chain one operator per
+committed → scan the inputs once (count, splits; those a previous run committed are
+skipped) and stream them from the source as slices start (lines the source already
+rejected go straight to the writer) → start or join Ray → chain one operator per
 stage → stream finished items into the shard writer → run again the duplicates whose
 owner was rejected (`handoff`) → remove media no kept video owns → write the manifest.
 Stateless stages run as Ray tasks, stages that load something as actor pools; items
