@@ -11,9 +11,18 @@ default `SLOW_MINUTES`); a file's weight is the sum over its tests.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import pytest
+
+# Ray 2.60 turns token authentication on for a new local Ray when RAY_AUTH_MODE is unset,
+# and writes RAY_AUTH_MODE=token into the calling process's environment for good: one
+# test's in-process ray.init then changed the auth of every later cluster in that pytest
+# worker, while CLI subprocesses given an environment copied earlier sent no token (the
+# three-node test failed "InvalidAuthToken" once the DDP test ran before it in the same
+# worker). Every Ray of the suite is local and on loopback: auth is off for all of them.
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 SLOW_MINUTES = 0.25  # a slow test that does not say: a Ray start and a little work
 
