@@ -119,3 +119,11 @@ def test_a_manifest_streams_through_ray_commits_once_and_resumes(
     assert again.inputs_todo == 0
     commits = [json.loads(p.read_text()) for p in (first.out / "_commits").glob("*.json")]
     assert len(commits) >= 3  # 9 videos, 4 per commit: committed as they finished
+
+
+def test_a_source_of_rejected_lines_only_is_committed_without_ray(tmp_path: Path) -> None:
+    recipe = _recipe(tmp_path, ["", ""])  # two empty lines
+    result = run_recipe(recipe, progress_every_s=None)
+    assert (result.inputs_total, result.inputs_todo) == (2, 2)
+    assert [(r["reason"], r["count"]) for r in result.manifest["rejects"]] == [("empty_line", 2)]
+    assert not (Path(recipe.out) / ".ray").exists()  # nothing was left to run: no Ray started
