@@ -23,6 +23,8 @@ inputs. Prints driver and worker peak RSS (VmHWM; workers measure themselves in 
 stage accounts), wall time per input, and the most objects the object store and the
 driver held at once (polled every 0.5 s: plasma objects on every node, object
 references in scope in the driver), which must not grow with the input count.
+`--world` overrides apply here too (e.g. `ray.inputs_per_execution=10`: the references a
+Ray Data execution keeps for its blocks go with each slice).
 """
 
 from __future__ import annotations
@@ -92,11 +94,11 @@ def speedup(work: Path, repeats: int, world: list[str], pin: bool = False) -> di
     }
 
 
-def inputs(work: Path, counts: list[int]) -> dict[str, Any]:
+def inputs(work: Path, counts: list[int], overrides: list[str]) -> dict[str, Any]:
     results = []
     for count in counts:
         out = work / f"inputs_{count}"
-        settings = [*SHORT_WORLD, f"source.demo.videos={count}", "ray.num_cpus=2"]
+        settings = [*SHORT_WORLD, f"source.demo.videos={count}", "ray.num_cpus=2", *overrides]
         render_world(out, settings)
         build = run_build(out, settings, watch_store=True)
         results.append(
@@ -134,7 +136,9 @@ def main() -> None:
     parser.add_argument("what", choices=("speedup", "inputs"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--counts", type=int, nargs="+", default=[6, 60])
-    parser.add_argument("--world", nargs="*", default=[], help="demo world overrides")
+    parser.add_argument(
+        "--world", nargs="*", default=[], help="recipe overrides (the demo world's, ray's)"
+    )
     parser.add_argument("--work", default="/tmp/longvid-scaling")
     parser.add_argument(
         "--pin", action="store_true", help="speedup: confine each whole build to N cores"
@@ -145,7 +149,7 @@ def main() -> None:
     if args.what == "speedup":
         report = speedup(work, args.repeats, args.world, args.pin)
     else:
-        report = inputs(work, args.counts)
+        report = inputs(work, args.counts, args.world)
     print(json.dumps({"load_at_start": started, "load_at_end": load_average(), **report}, indent=1))
 
 
