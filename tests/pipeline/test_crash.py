@@ -36,7 +36,7 @@ from longvid_pipeline.query import run_query
 from longvid_pipeline.shards import COMMITS_DIR, committed_files, read_commits
 from longvid_pipeline.tables import ID_COLUMNS
 
-pytestmark = pytest.mark.slow(minutes=2)  # each test: ~2 min on CI, the reference ~1
+pytestmark = pytest.mark.slow(minutes=2)  # per test; ~1 min on CI since bytecode, ~2 before
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = int(os.environ.get("LONGVID_CRASH_SEED", "20240611"))
