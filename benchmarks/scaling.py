@@ -16,7 +16,9 @@ build) per wall second: near the machine's core count, what is not stage CPU (dr
 Ray) takes cores from the stages; `cpu_by_process` says which processes spent it.
 `--world` picks another size. `--pin` confines each whole build (driver, Ray's processes,
 workers) to N cores: without it a build given 1 CPU still has the machine's other cores
-for the driver and Ray, so wall(1) flatters the 1-CPU build on a small machine.
+for the driver and Ray, so wall(1) flatters the 1-CPU build on a small machine;
+`all_cores_busy_ratios` says how far: each pair's ratio had the 2-CPU build kept every
+core busy from start to end (its machine CPU-s / 2 over wall(1)).
 
 `inputs`: short demo videos (30-60 s at 320x180) built with 2 CPUs at each of `--counts`
 inputs. Prints driver and worker peak RSS (VmHWM; workers measure themselves in the
@@ -90,6 +92,13 @@ def speedup(work: Path, repeats: int, world: list[str], pin: bool = False) -> di
         "pinned": pin,
         "wall2_over_wall1": round(median[2] / median[1], 3),
         "pairwise_ratios": [round(b / a, 3) for a, b in zip(walls[1], walls[2], strict=True)],
+        # What each ratio would be had the 2-CPU build kept both cores busy throughout (its
+        # machine CPU over 2 cores, over the 1-CPU wall): the floor on this machine, where
+        # the 1-CPU build's driver and Ray run on the second core for free.
+        "all_cores_busy_ratios": [
+            round(two["machine_cpu_s"] / 2 / one["wall_s"], 3)
+            for one, two in zip(runs[0::2], runs[1::2], strict=True)
+        ],
         "runs": runs,
     }
 
