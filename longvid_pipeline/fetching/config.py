@@ -71,7 +71,8 @@ class FetchConfig:
     )
     encoder: str = param(
         "libx264",
-        "H.264 encoder of re-encodes: libx264 (CPU); h264_nvenc (an NVIDIA GPU); auto:"
-        " h264_nvenc when ffmpeg has it and a GPU is present, else libx264",
+        "H.264 encoder of re-encodes: libx264 (CPU); h264_nvenc (an NVIDIA GPU with an NVENC"
+        " engine: not A100/H100/H200); auto: h264_nvenc when a trial encode with it works"
+        " here, else libx264",
         choices=("libx264", "h264_nvenc", "auto"),
     )

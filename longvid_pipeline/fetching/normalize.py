@@ -21,6 +21,7 @@ art) are never the video: the graphs map `V:0` and `main_video_stream` skips the
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,27 +221,38 @@ def reencode(src: Path, dst: Path, config: NormalizeSettings, encoder: str = "li
 
 @functools.lru_cache(maxsize=4)
 def resolve_encoder(name: str, ffmpeg: str) -> str:
-    """The encoder `name` stands for on this machine: "auto" is h264_nvenc when ffmpeg was
-    built with it and an NVIDIA GPU is present, else libx264.
+    """The encoder `name` stands for on this machine: "auto" is h264_nvenc when it can
+    encode here (see `_nvenc_missing`), else libx264.
 
     Raises:
         EncoderMissing: h264_nvenc is asked for by name and this machine cannot run it.
     """
     if name == "libx264":
         return name
-    available = _has_nvenc(ffmpeg) and _gpu_present()
+    missing = _nvenc_missing(ffmpeg)
     if name == "auto":
-        return "h264_nvenc" if available else "libx264"
-    if not available:
-        raise EncoderMissing(
-            f"fetch.encoder {name}: ffmpeg {ffmpeg} lacks it or no NVIDIA GPU is present;"
-            " use libx264 or auto"
-        )
+        return "libx264" if missing else "h264_nvenc"
+    if missing:
+        raise EncoderMissing(f"fetch.encoder {name}: {missing}; use libx264 or auto")
     return name
 
 
 class EncoderMissing(RuntimeError):
     """The recipe names an encoder this machine does not have."""
+
+
+def _nvenc_missing(ffmpeg: str) -> str | None:
+    """Why h264_nvenc cannot encode on this machine, or None when it can.
+
+    Neither ffmpeg listing the encoder nor a GPU being present is enough: static ffmpeg
+    builds list it everywhere, and the data-centre GPUs (A100, H100, H200) have no NVENC
+    engine at all, so "auto" on such a node would fail every re-encode. One tiny encode
+    settles it (once per process: `resolve_encoder` is cached)."""
+    if not _has_nvenc(ffmpeg):
+        return f"ffmpeg {ffmpeg} lacks h264_nvenc"
+    if not _gpu_present():
+        return "no NVIDIA GPU is present"
+    return _nvenc_trial(ffmpeg)
 
 
 def _has_nvenc(ffmpeg: str) -> bool:
@@ -251,6 +263,22 @@ def _has_nvenc(ffmpeg: str) -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return " h264_nvenc " in listed
+
+
+def _nvenc_trial(ffmpeg: str) -> str | None:
+    """Encode five small test frames with h264_nvenc; None if that worked, else ffmpeg's
+    first complaint (e.g. "Cannot load libcuda.so.1", "No capable devices found")."""
+    trial = [ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+             "testsrc2=size=256x256:rate=10", "-frames:v", "5", "-c:v", "h264_nvenc", "-f", "null", "-"]  # fmt: skip
+    try:
+        done = subprocess.run(trial, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"h264_nvenc could not be tried ({type(exc).__name__})"
+    if done.returncode == 0:
+        return None
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    first = re.sub(r"^\[[^\]]*\]\s*", "", lines[0]) if lines else f"exit {done.returncode}"
+    return f"h264_nvenc cannot encode here ({first})"
 
 
 def _gpu_present() -> bool:

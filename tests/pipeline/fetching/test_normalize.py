@@ -69,14 +69,40 @@ def test_encoder_switch(monkeypatch: pytest.MonkeyPatch, gpu: bool) -> None:
     resolve_encoder.cache_clear()
     try:
         ffmpeg = ffmpeg_binary()
-        has_nvenc = normalizing._has_nvenc(ffmpeg)
+        works = gpu and normalizing._has_nvenc(ffmpeg) and normalizing._nvenc_trial(ffmpeg) is None
         assert resolve_encoder("libx264", ffmpeg) == "libx264"
-        expected = "h264_nvenc" if gpu and has_nvenc else "libx264"
+        expected = "h264_nvenc" if works else "libx264"
         assert resolve_encoder("auto", ffmpeg) == expected
         if expected == "libx264":
             with pytest.raises(EncoderMissing, match="h264_nvenc"):
                 resolve_encoder("h264_nvenc", ffmpeg)
         else:
             assert resolve_encoder("h264_nvenc", ffmpeg) == "h264_nvenc"
+    finally:
+        resolve_encoder.cache_clear()
+
+
+def test_a_gpu_whose_nvenc_cannot_encode_falls_back_to_x264(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An A100/H100/H200 node (no NVENC engine) lists h264_nvenc and has a GPU: `auto` must
+    still pick libx264 there, and naming h264_nvenc must say why it cannot run. Here the
+    trial encode really runs and fails (no CUDA driver on this machine)."""
+    ffmpeg = ffmpeg_binary()
+    if not normalizing._has_nvenc(ffmpeg):
+        pytest.skip(f"{ffmpeg} has no h264_nvenc to try")
+    if normalizing._nvenc_trial(ffmpeg) is None:
+        pytest.skip("this machine encodes with NVENC")
+    monkeypatch.setattr(normalizing, "_gpu_present", lambda: True)
+    resolve_encoder.cache_clear()
+    try:
+        assert resolve_encoder("auto", ffmpeg) == "libx264"
+        with pytest.raises(EncoderMissing, match=r"h264_nvenc cannot encode here \(.+\)"):
+            resolve_encoder("h264_nvenc", ffmpeg)
+        # Where the trial encode works, both pick NVENC.
+        monkeypatch.setattr(normalizing, "_nvenc_trial", lambda _ffmpeg: None)
+        resolve_encoder.cache_clear()
+        assert resolve_encoder("auto", ffmpeg) == "h264_nvenc"
+        assert resolve_encoder("h264_nvenc", ffmpeg) == "h264_nvenc"
     finally:
         resolve_encoder.cache_clear()
