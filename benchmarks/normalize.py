@@ -17,7 +17,9 @@ For each input and each way of normalizing it:
   keyframe before each timestamp;
 - `reencode_360` (`fetch.max_height: 360`): x264 at 360p, the size every reader scales
   down to anyway (the trainer's 224-448 px, the detector's 48x27, statistics at 160x90);
-- `nvenc` (`fetch.encoder: h264_nvenc`): not measured here (no GPU on this machine);
+- `nvenc` (`fetch.encoder: h264_nvenc`, keyframes every 2 s like `reencode`): run only
+  where ffmpeg has h264_nvenc and an NVIDIA GPU is present (`fetch.encoder: auto` would
+  pick it); elsewhere the report says it was not measured and why;
 
 it measures CPU seconds (children included: ffmpeg) of fetch's checks (probe, packet scan,
 last-second decode), of normalizing, of the segment stage on the result (its one decode
@@ -44,7 +46,12 @@ from segment import make_textured_video, segment_item  # noqa: E402
 
 from longvid_pipeline.fetching.config import FetchConfig  # noqa: E402
 from longvid_pipeline.fetching.inspect import inspect_media  # noqa: E402
-from longvid_pipeline.fetching.normalize import normalize, scan_packets  # noqa: E402
+from longvid_pipeline.fetching.normalize import (  # noqa: E402
+    normalize,
+    resolve_encoder,
+    scan_packets,
+)
+from longvid_pipeline.media.ffmpeg import ffmpeg_binary  # noqa: E402
 from longvid_pipeline.media.frames import frames_at  # noqa: E402
 from longvid_pipeline.media.probe import probe  # noqa: E402
 from longvid_pipeline.segmenting.config import SegmentConfig  # noqa: E402
@@ -58,6 +65,7 @@ MODES: dict[str, dict[str, Any]] = {
     "reencode": {"max_keyframe_gap_s": 2.0},  # the old rule: keyframes at most 2 s apart
     "keep": {"max_keyframe_gap_s": 10.0},
     "reencode_360": {"max_height": 360},
+    "nvenc": {"max_keyframe_gap_s": 2.0, "encoder": "h264_nvenc"},
 }
 FRAME = 224
 
@@ -138,13 +146,16 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/longvid-normalize")
     args = parser.parse_args()
     work = Path(args.work)
+    modes = list(MODES)
+    if resolve_encoder("auto", ffmpeg_binary()) != "h264_nvenc":
+        modes.remove("nvenc")
     inputs = make_inputs(work, args.heights, args.seconds)
     report: dict[str, Any] = {"load_at_start": load_average(), "inputs": {}}
     best: dict[tuple[int, str], dict[str, float]] = {}
     sparse: dict[tuple[int, str], float] = {}
     for _ in range(args.repeats):  # interleaved: each repeat runs every (input, mode) once
         for height, source in inputs.items():
-            for mode in MODES:
+            for mode in modes:
                 if mode == "reencode_360" and height <= 360:
                     continue  # the same as reencode for an input already at 360p
                 costs = measure_once(source, mode, work)
@@ -177,7 +188,10 @@ def main() -> None:
                     f"sparse_{args.sparse_gap:g}s": round(1000 * sparse[(height, mode)], 2),
                 },
             }
-        entry["modes"]["nvenc"] = "not measured: no GPU on this machine"
+        if "nvenc" not in modes:
+            entry["modes"]["nvenc"] = (
+                f"not measured: ffmpeg {ffmpeg_binary()} lacks h264_nvenc or no NVIDIA GPU is present"
+            )
         report["inputs"][f"{height}p"] = entry
     report["load_at_end"] = load_average()
     print(json.dumps(report, indent=1))
