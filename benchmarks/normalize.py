@@ -18,8 +18,8 @@ For each input and each way of normalizing it:
 - `reencode_360` (`fetch.max_height: 360`): x264 at 360p, the size every reader scales
   down to anyway (the trainer's 224-448 px, the detector's 48x27, statistics at 160x90);
 - `nvenc` (`fetch.encoder: h264_nvenc`, keyframes every 2 s like `reencode`): run only
-  where ffmpeg has h264_nvenc and an NVIDIA GPU is present (`fetch.encoder: auto` would
-  pick it); elsewhere the report says it was not measured and why;
+  where a trial encode with h264_nvenc works (where `fetch.encoder: auto` would pick it:
+  not on A100/H100/H200, which have no NVENC); elsewhere the report says why not;
 
 it measures CPU seconds (children included: ffmpeg) of fetch's checks (probe, packet scan,
 last-second decode), of normalizing, of the segment stage on the result (its one decode
@@ -47,6 +47,7 @@ from segment import make_textured_video, segment_item  # noqa: E402
 from longvid_pipeline.fetching.config import FetchConfig  # noqa: E402
 from longvid_pipeline.fetching.inspect import inspect_media  # noqa: E402
 from longvid_pipeline.fetching.normalize import (  # noqa: E402
+    EncoderMissing,
     normalize,
     resolve_encoder,
     scan_packets,
@@ -146,9 +147,12 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/longvid-normalize")
     args = parser.parse_args()
     work = Path(args.work)
-    modes = list(MODES)
-    if resolve_encoder("auto", ffmpeg_binary()) != "h264_nvenc":
+    modes, nvenc_missing = list(MODES), ""
+    try:
+        resolve_encoder("h264_nvenc", ffmpeg_binary())
+    except EncoderMissing as missing:
         modes.remove("nvenc")
+        nvenc_missing = str(missing)
     inputs = make_inputs(work, args.heights, args.seconds)
     report: dict[str, Any] = {"load_at_start": load_average(), "inputs": {}}
     best: dict[tuple[int, str], dict[str, float]] = {}
@@ -188,10 +192,8 @@ def main() -> None:
                     f"sparse_{args.sparse_gap:g}s": round(1000 * sparse[(height, mode)], 2),
                 },
             }
-        if "nvenc" not in modes:
-            entry["modes"]["nvenc"] = (
-                f"not measured: ffmpeg {ffmpeg_binary()} lacks h264_nvenc or no NVIDIA GPU is present"
-            )
+        if nvenc_missing:
+            entry["modes"]["nvenc"] = f"not measured: {nvenc_missing}"
         report["inputs"][f"{height}p"] = entry
     report["load_at_end"] = load_average()
     print(json.dumps(report, indent=1))
