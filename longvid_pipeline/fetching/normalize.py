@@ -219,7 +219,6 @@ def reencode(src: Path, dst: Path, config: NormalizeSettings, encoder: str = "li
     )
 
 
-@functools.lru_cache(maxsize=4)
 def resolve_encoder(name: str, ffmpeg: str) -> str:
     """The encoder `name` stands for on this machine: "auto" is h264_nvenc when it can
     encode here (see `_nvenc_missing`), else libx264.
@@ -241,13 +240,15 @@ class EncoderMissing(RuntimeError):
     """The recipe names an encoder this machine does not have."""
 
 
+@functools.lru_cache(maxsize=4)
 def _nvenc_missing(ffmpeg: str) -> str | None:
     """Why h264_nvenc cannot encode on this machine, or None when it can.
 
     Neither ffmpeg listing the encoder nor a GPU being present is enough: static ffmpeg
     builds list it everywhere, and the data-centre GPUs (A100, H100, H200) have no NVENC
     engine at all, so "auto" on such a node would fail every re-encode. One tiny encode
-    settles it (once per process: `resolve_encoder` is cached)."""
+    settles it, once per process: the answer is cached here, not in `resolve_encoder`,
+    whose EncoderMissing (a named h264_nvenc that cannot run) no cache would keep."""
     if not _has_nvenc(ffmpeg):
         return f"ffmpeg {ffmpeg} lacks h264_nvenc"
     if not _gpu_present():

@@ -66,7 +66,7 @@ def test_nvenc_arguments_keep_quality_and_keyframes(tmp_path: Path) -> None:
 @pytest.mark.parametrize("gpu", [False, True])
 def test_encoder_switch(monkeypatch: pytest.MonkeyPatch, gpu: bool) -> None:
     monkeypatch.setattr(normalizing, "_gpu_present", lambda: gpu)
-    resolve_encoder.cache_clear()
+    normalizing._nvenc_missing.cache_clear()
     try:
         ffmpeg = ffmpeg_binary()
         works = gpu and normalizing._has_nvenc(ffmpeg) and normalizing._nvenc_trial(ffmpeg) is None
@@ -79,7 +79,7 @@ def test_encoder_switch(monkeypatch: pytest.MonkeyPatch, gpu: bool) -> None:
         else:
             assert resolve_encoder("h264_nvenc", ffmpeg) == "h264_nvenc"
     finally:
-        resolve_encoder.cache_clear()
+        normalizing._nvenc_missing.cache_clear()
 
 
 def test_a_gpu_whose_nvenc_cannot_encode_falls_back_to_x264(
@@ -94,15 +94,20 @@ def test_a_gpu_whose_nvenc_cannot_encode_falls_back_to_x264(
     if normalizing._nvenc_trial(ffmpeg) is None:
         pytest.skip("this machine encodes with NVENC")
     monkeypatch.setattr(normalizing, "_gpu_present", lambda: True)
-    resolve_encoder.cache_clear()
+    trials: list[str] = []
+    real_trial = normalizing._nvenc_trial
+    monkeypatch.setattr(normalizing, "_nvenc_trial", lambda f: trials.append(f) or real_trial(f))
+    normalizing._nvenc_missing.cache_clear()
     try:
         assert resolve_encoder("auto", ffmpeg) == "libx264"
-        with pytest.raises(EncoderMissing, match=r"h264_nvenc cannot encode here \(.+\)"):
-            resolve_encoder("h264_nvenc", ffmpeg)
+        for _ in range(2):  # every re-encode asks; the trial encode runs once per process
+            with pytest.raises(EncoderMissing, match=r"h264_nvenc cannot encode here \(.+\)"):
+                resolve_encoder("h264_nvenc", ffmpeg)
+        assert trials == [ffmpeg]
         # Where the trial encode works, both pick NVENC.
         monkeypatch.setattr(normalizing, "_nvenc_trial", lambda _ffmpeg: None)
-        resolve_encoder.cache_clear()
+        normalizing._nvenc_missing.cache_clear()
         assert resolve_encoder("auto", ffmpeg) == "h264_nvenc"
         assert resolve_encoder("h264_nvenc", ffmpeg) == "h264_nvenc"
     finally:
-        resolve_encoder.cache_clear()
+        normalizing._nvenc_missing.cache_clear()
